@@ -1,0 +1,59 @@
+# The two commands of the README, each setting up what it needs:
+#   make book   build the HTML book into _build/html (chapters executed)
+#   make test   run the whole test suite
+# Both create a virtual environment in .venv on first use and reuse it afterwards.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: book test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per extra: re-installs only when pyproject.toml changes.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[$*]"
+	touch $@
+
+# The execution cache cannot see changes in nnscratch: when a hash of the package's source
+# differs from the one recorded at the last build, the cache is cleared first.
+PKG_HASH = $(shell cat pyproject.toml nnscratch/*.py | sha256sum | cut -c1-16)
+
+# The site serves its own MathJax (no CDN): the npm package pinned by package-lock.json,
+# whose es5 folder is staged in _build/.static/mathjax and published as _static/mathjax.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+_build/.static/mathjax/tex-chtml.js: node_modules/.package-lock.json
+	rm -rf _build/.static/mathjax
+	mkdir -p _build/.static
+	cp -R node_modules/mathjax/es5 _build/.static/mathjax
+
+# Sphinx does not re-read an unchanged chapter, so the saved doctrees go with the cache.
+book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
+	@mkdir -p _build
+	@if [ "$$(cat _build/.nnscratch-hash 2>/dev/null)" != "$(PKG_HASH)" ]; then \
+		echo "nnscratch changed since the last build: clearing the execution cache"; \
+		rm -rf _build/.jupyter_cache _build/.doctrees _build/models; \
+	fi
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "$(PKG_HASH)" > _build/.nnscratch-hash
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-book
+	$(BIN)/python benchmarks/gemm_peak.py
+	$(BIN)/python benchmarks/epoch.py
+	$(BIN)/python benchmarks/jacobian_cost.py
+	$(BIN)/python benchmarks/data_load.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf _build
