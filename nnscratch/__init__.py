@@ -21,7 +21,18 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 _SUBMODULES = ("data", "functional", "gradcheck", "jacobian", "layers", "metrics", "optim", "train")
 
-__all__ = ["MLP", "__version__", *_SUBMODULES]
+__all__ = [
+    "MLP",
+    "__version__",
+    "data",
+    "functional",
+    "gradcheck",
+    "jacobian",
+    "layers",
+    "metrics",
+    "optim",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

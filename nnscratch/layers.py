@@ -1,0 +1,161 @@
+"""Layers with a forward and a backward pass: the shortcut way to compute gradients.
+
+Each layer caches in ``forward`` only what its ``backward`` needs, and ``backward`` turns the
+gradient of the loss with respect to the layer's output into the gradient with respect to its
+input. The layers trust their inputs (the model checks them once) and work on whole batches,
+with no loop over samples. Where an array is not needed any more they overwrite it rather than
+allocate a new one: ``ReLU.forward`` writes into its input, the backward passes of ``ReLU`` and
+``Dropout`` into the gradient they are given, and the loss turns its cached probabilities
+into its gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._checks import as_float_array
+from .functional import _check_label_smoothing, _log_softmax, _mean_nll, _subtract_target
+
+Floats = NDArray[np.floating]
+
+
+class Linear:
+    """The affine map ``z = x @ W + b``.
+
+    Parameters
+    ----------
+    W : ndarray, shape (fan_in, fan_out)
+    b : ndarray, shape (fan_out,)
+        Held by reference, not copied: an optimizer updating them in place is seen here.
+
+    Attributes
+    ----------
+    dW, db : ndarray
+        The gradients set by :meth:`backward`, shaped like ``W`` and ``b``.
+    """
+
+    def __init__(self, W: Floats, b: Floats) -> None:
+        self.W = as_float_array(W, ndim=2, name="W")
+        self.b = as_float_array(b, ndim=1, name="b")
+        if self.b.shape != self.W.shape[1:]:
+            raise ValueError(f"b must have shape {self.W.shape[1:]} to match W, got {b.shape}")
+        self.x: Floats | None = None
+        self.dW: Floats | None = None
+        self.db: Floats | None = None
+
+    def forward(self, x: Floats) -> Floats:
+        """``x`` of shape (n, fan_in) -> ``z`` of shape (n, fan_out); caches ``x``."""
+        self.x = x
+        z = x @ self.W
+        z += self.b
+        return z
+
+    def backward(self, dz: Floats, *, need_input_grad: bool = True) -> Floats | None:
+        """Set ``dW = x^T dz`` and ``db = sum of the rows of dz``; return ``dx = dz W^T``.
+
+        ``dz`` of shape (n, fan_out) -> ``dx`` of shape (n, fan_in), or None when
+        ``need_input_grad`` is false (the first layer: nothing needs the input's gradient).
+        """
+        self.dW = self.x.T @ dz
+        self.db = dz.sum(axis=0)
+        return dz @ self.W.T if need_input_grad else None
+
+
+class ReLU:
+    """``a = max(z, 0)``, in place: ``forward`` overwrites ``z`` and ``backward`` its argument."""
+
+    def __init__(self) -> None:
+        self.a: Floats | None = None
+
+    def forward(self, z: Floats) -> Floats:
+        """Return the activation, written into ``z``; caches it (its sign is all backward needs)."""
+        self.a = np.maximum(z, 0, out=z)
+        return self.a
+
+    def backward(self, da: Floats) -> Floats:
+        """Return ``dz = da * (a > 0)``, written into ``da``."""
+        da *= self.a > 0
+        return da
+
+
+class Dropout:
+    """Inverted dropout: in training, zero each entry with probability ``p`` and scale the rest
+    by ``1 / (1 - p)``, so that the expected activation is unchanged and evaluation needs nothing.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        The probability of dropping an entry.
+    """
+
+    def __init__(self, p: float) -> None:
+        self.p = _check_dropout(p)
+        self.mask: Floats | None = None
+
+    def forward(self, a: Floats, rng: np.random.Generator | None = None) -> Floats:
+        """Training mode when ``rng`` is given: draw a keep-mask from it and apply it.
+
+        Without ``rng`` (evaluation), or with ``p == 0``, return ``a`` itself and draw nothing.
+        """
+        if rng is None or self.p == 0:
+            self.mask = None
+            return a
+        keep = rng.random(a.shape, dtype=a.dtype) >= self.p
+        self.mask = keep.astype(a.dtype)
+        self.mask /= 1 - self.p
+        return a * self.mask
+
+    def backward(self, d: Floats) -> Floats:
+        """Return ``d * mask`` (written into ``d``), or ``d`` when forward dropped nothing."""
+        if self.mask is not None:
+            d *= self.mask
+        return d
+
+
+class SoftmaxCrossEntropy:
+    """Softmax and the mean cross-entropy fused: the gradient is simply ``(p - Y) / n``.
+
+    Parameters
+    ----------
+    label_smoothing : float in [0, 1)
+        ``Y = (1 - e) * Y + e / K``.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
+        self.p: Floats | None = None
+        self.target: NDArray | None = None
+
+    def forward(self, logits: Floats, y: NDArray) -> float:
+        """Return the mean loss; cache the probabilities and the target.
+
+        ``logits`` of shape (n, K); ``y`` int64 labels (n,) or target rows (n, K) of the
+        logits' dtype (unchecked: see :func:`nnscratch.functional.cross_entropy` for a
+        checked version).
+        """
+        log_p = _log_softmax(logits)
+        loss = _mean_nll(log_p, y, self.label_smoothing)
+        self.p = np.exp(log_p, out=log_p)  # exp(log p) = p, in the same buffer
+        self.target = y
+        return loss
+
+    def backward(self) -> Floats:
+        """Return the gradient with respect to the logits, ``(p - Y) / n``, shape (n, K).
+
+        It is computed in place in the cached ``p``, so each forward allows one backward.
+        """
+        if self.p is None:
+            raise RuntimeError("backward needs a forward first (each forward allows one backward)")
+        delta, self.p = self.p, None
+        _subtract_target(delta, self.target, self.label_smoothing)
+        delta /= len(delta)
+        return delta
+
+
+def _check_dropout(p: float) -> float:
+    """Return the dropout probability ``p`` as a float; ``ValueError`` unless 0 <= p < 1."""
+    value = float(p)
+    if not 0 <= value < 1:
+        raise ValueError(f"the dropout probability must lie in [0, 1), got {p}")
+    return value

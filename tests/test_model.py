@@ -1,0 +1,310 @@
+"""Tests of nnscratch.model.MLP: initialisation, the shortcut gradients against finite
+differences, dropout, dtypes, parameter handling and input checking."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from nnscratch import layers
+from nnscratch.gradcheck import check_model, numerical_gradient, relative_error
+from nnscratch.model import MLP
+
+SHAPES = [[4, 3], [5, 7, 3], [6, 8, 5, 4]]
+
+
+def batch(sizes, n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
+
+
+@pytest.fixture(scope="module")
+def gradient_errors():
+    """Collects every relative gradient error measured here and prints the worst."""
+    errors = []
+    yield errors
+    print(f"\nworst relative gradient error in test_model.py: {max(errors):.2e}")
+
+
+def test_shapes_and_he_initialisation():
+    model = MLP([2000, 300, 10], seed=0)
+    assert model.sizes == (2000, 300, 10) and model.dtype == np.float64
+    assert list(model.params) == ["W1", "b1", "W2", "b2"]
+    assert model.params["W1"].shape == (2000, 300) and model.params["b2"].shape == (10,)
+    assert abs(model.params["W1"].std() / np.sqrt(2 / 2000) - 1) < 0.01
+    assert abs(model.params["W1"].mean()) < 1e-3
+    assert not model.params["b1"].any() and model.metadata == {}
+    assert repr(model) == "MLP([2000, 300, 10], dtype=float64, dropout=0.0)"
+
+
+def test_same_seed_same_params_in_either_dtype():
+    first, second = MLP([5, 7, 3], seed=4), MLP([5, 7, 3], seed=4)
+    single = MLP([5, 7, 3], seed=4, dtype=np.float32)
+    for name, value in first.params.items():
+        assert_array_equal(second.params[name], value)
+        assert single.params[name].dtype == np.float32
+        assert_array_equal(single.params[name], value.astype(np.float32))
+    assert not np.array_equal(MLP([5, 7, 3], seed=5).params["W1"], first.params["W1"])
+
+
+def test_params_are_the_arrays_the_layers_use():
+    model = MLP([3, 2], seed=0)
+    x, _ = batch([3, 2])
+    model.params["b1"] += 1.0  # what an optimizer does
+    assert_allclose(model.logits(x), x @ model.params["W1"] + 1.0)
+
+
+@pytest.mark.parametrize("sizes", SHAPES)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_shortcut_matches_finite_differences(sizes, label_smoothing, gradient_errors):
+    model = MLP(sizes, seed=1)
+    x, y = batch(sizes)
+    errors = check_model(model, x, y, label_smoothing=label_smoothing)
+    assert set(errors) == set(model.params)
+    gradient_errors.extend(errors.values())
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_dropout_path_matches_finite_differences_with_the_mask_fixed(
+    label_smoothing, gradient_errors
+):
+    model = MLP([6, 8, 5, 4], seed=2, dropout=0.4)
+    x, y = batch(model.sizes)
+    # Zero biases would put z exactly on the ReLU's kink for a sample whose hidden units are all
+    # dropped (z = b = 0), where the finite difference sees half the slope: move them off it.
+    for name in ("b1", "b2", "b3"):
+        model.params[name][...] = np.random.default_rng(3).normal(
+            scale=0.1, size=model.params[name].shape
+        )
+
+    def loss(_):  # the same seed for every evaluation: the same masks
+        rng = np.random.default_rng(7)
+        return model.loss_and_grads(x, y, rng=rng, label_smoothing=label_smoothing)[0]
+
+    _, grads = model.loss_and_grads(
+        x, y, rng=np.random.default_rng(7), label_smoothing=label_smoothing
+    )
+    for name, param in model.params.items():
+        error = relative_error(grads[name], numerical_gradient(loss, param))
+        gradient_errors.append(error)
+        assert error <= 1e-7, name
+
+
+def test_dropout_training_is_reproducible_and_random():
+    model = MLP([6, 8, 5, 4], seed=0, dropout=0.5)
+    x, y = batch(model.sizes)
+    loss, grads = model.loss_and_grads(x, y, rng=np.random.default_rng(3))
+    again, grads_again = model.loss_and_grads(x, y, rng=np.random.default_rng(3))
+    assert loss == again
+    for name in grads:
+        assert_array_equal(grads[name], grads_again[name])
+    assert model.loss_and_grads(x, y, rng=np.random.default_rng(4))[0] != loss
+
+
+def test_predict_never_drops():
+    model = MLP([6, 8, 5, 4], seed=0, dropout=0.5)
+    plain = MLP.from_params(model.params)
+    x, y = batch(model.sizes)
+    assert_array_equal(model.logits(x), plain.logits(x))
+    assert_array_equal(model.predict_proba(x), plain.predict_proba(x))
+    assert_array_equal(model.predict(x), plain.predict(x))
+    assert model.loss(x, y) == plain.loss(x, y)
+    assert model.loss_and_grads(x, y)[0] == plain.loss(x, y)  # no rng: evaluation mode
+
+
+def test_predictions():
+    model = MLP([5, 7, 3], seed=0)
+    x, y = batch(model.sizes, n=20)
+    proba = model.predict_proba(x)
+    assert proba.shape == (20, 3)
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-15)
+    prediction = model.predict(x)
+    assert prediction.dtype == np.int64
+    assert_array_equal(prediction, proba.argmax(axis=1))
+    assert model.loss(x, y) == pytest.approx(-np.log(proba[np.arange(20), y]).mean(), rel=1e-14)
+    assert model.loss(x, y) == pytest.approx(model.loss_and_grads(x, y)[0], rel=1e-15)
+    assert model.predict(x[:0]).shape == (0,)
+
+
+def test_unchecked_fast_path_gives_the_same_result():
+    model = MLP([5, 7, 3], seed=0, dropout=0.2)
+    x, y = batch(model.sizes)
+    loss, grads = model.loss_and_grads(x, y, rng=np.random.default_rng(1), label_smoothing=0.1)
+    fast_loss, fast_grads = model._loss_and_grads(x, y, np.random.default_rng(1), 0.1)
+    assert fast_loss == loss
+    for name in grads:
+        assert_array_equal(fast_grads[name], grads[name])
+
+
+def test_float32_model_has_no_float64_intermediate(monkeypatch):
+    """Record the dtype of every layer's output and cached array along the training step."""
+    seen = []
+
+    def record(method):
+        def wrapper(self, *args, **kwargs):
+            out = method(self, *args, **kwargs)
+            arrays = [out, *vars(self).values()]
+            seen.extend(
+                a.dtype for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+            )
+            return out
+
+        return wrapper
+
+    for layer in (layers.Linear, layers.ReLU, layers.Dropout, layers.SoftmaxCrossEntropy):
+        monkeypatch.setattr(layer, "forward", record(layer.forward))
+        monkeypatch.setattr(layer, "backward", record(layer.backward))
+    model = MLP([6, 8, 5, 4], seed=0, dtype=np.float32, dropout=0.3)
+    x, y = batch(model.sizes)
+    loss, grads = model.loss_and_grads(x, y, rng=np.random.default_rng(0), label_smoothing=0.1)
+    assert len(seen) > 30 and set(seen) == {np.dtype(np.float32)}
+    assert isinstance(loss, float)
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    assert model.predict_proba(x).dtype == np.float32 and model.logits(x).dtype == np.float32
+
+
+def test_from_params_copies_and_checks():
+    model = MLP([5, 7, 3], seed=0, dtype=np.float32)
+    clone = MLP.from_params(model.params, dropout=0.1)
+    assert clone.sizes == (5, 7, 3) and clone.dtype == np.float32 and clone.dropout == 0.1
+    assert clone.params["W1"] is not model.params["W1"]
+    x, _ = batch(model.sizes)
+    assert_array_equal(clone.logits(x), model.logits(x))
+
+
+def good_params():
+    return MLP([4, 3, 2], seed=0).copy_params()
+
+
+def changed(**changes):
+    params = good_params() | changes
+    return {name: value for name, value in params.items() if value is not None}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "must be named W1, b1"),
+        (changed(b2=None), "must be named W1, b1"),
+        (changed(W3=np.zeros((2, 2))), "must be named W1, b1"),
+        (changed(W2=np.zeros((4, 2))), r"W2 must have 3 rows"),
+        (changed(b1=np.zeros(4)), r"b1 must have shape \(3,\)"),
+        (changed(W1=np.zeros(3)), "W1 must have 2 dimension"),
+        (changed(b2=np.zeros(2, np.float32)), "every parameter must have dtype float64"),
+        (changed(W1=np.zeros((4, 3), int)), "W1 must be a real floating-point array"),
+        ({name: v.astype(np.float16) for name, v in good_params().items()}, "float32 or float64"),
+        (changed(b1=np.array([0.0, np.nan, 0.0])), "b1 must be finite"),
+    ],
+)
+def test_from_params_refuses_bad_params(params, message):
+    with pytest.raises(ValueError, match=message):
+        MLP.from_params(params)
+
+
+def test_copy_and_set_params():
+    model = MLP([4, 3, 2], seed=0)
+    arrays = dict(model.params)
+    best = model.copy_params()
+    model.params["W1"] += 1.0
+    assert not np.array_equal(best["W1"], model.params["W1"])
+    model.set_params(best)
+    for name, value in model.params.items():
+        assert value is arrays[name]  # copied into the same arrays: optimizers keep theirs
+        assert_array_equal(value, best[name])
+
+
+def test_set_params_checks_everything_before_copying_anything():
+    model = MLP([4, 3, 2], seed=0)
+    before = model.copy_params()
+    bad = MLP([4, 3, 2], seed=1).copy_params() | {"b2": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"b2 must have shape \(2,\)"):
+        model.set_params(bad)
+    with pytest.raises(ValueError, match="params must be named"):
+        model.set_params({"W1": before["W1"]})
+    for name, value in model.params.items():
+        assert_array_equal(value, before[name])
+
+
+def test_save_and_load_delegate_to_modelfile(monkeypatch, tmp_path):
+    calls = []
+    fake = types.SimpleNamespace(
+        save_model=lambda model, path: calls.append(("save", model, path)),
+        load_model=lambda path: calls.append(("load", path)) or "loaded",
+    )
+    monkeypatch.setitem(sys.modules, "nnscratch.modelfile", fake)
+    model = MLP([2, 2], seed=0)
+    model.save(tmp_path / "m.npz")
+    assert MLP.load(tmp_path / "m.npz") == "loaded"
+    assert calls == [("save", model, tmp_path / "m.npz"), ("load", tmp_path / "m.npz")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sizes": [784]}, "at least an input and an output"),
+        ({"sizes": []}, "at least an input and an output"),
+        ({"sizes": [784, 0, 10]}, "positive integers"),
+        ({"sizes": [784, -5]}, "positive integers"),
+        ({"sizes": [784, 2.5]}, "positive integers"),
+        ({"sizes": [4, True]}, "positive integers"),
+        ({"sizes": [4, 2], "dtype": np.int64}, "float32 or float64"),
+        ({"sizes": [4, 2], "dtype": np.float16}, "float32 or float64"),
+        ({"sizes": [4, 2], "dropout": 1.0}, "dropout probability"),
+        ({"sizes": [4, 2], "dropout": -0.5}, "dropout probability"),
+    ],
+)
+def test_constructor_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MLP(**kwargs)
+
+
+MODEL = MLP([3, 4, 2], seed=0)
+X = np.zeros((2, 3))
+Y = np.array([0, 1])
+
+INVALID_CALLS = [
+    (lambda: MODEL.predict(np.zeros(3)), "x must have 2 dimension"),
+    (
+        lambda: MODEL.predict(np.zeros((2, 4))),
+        r"x must have 3 columns \(features\), got shape \(2, 4\)",
+    ),
+    (
+        lambda: MODEL.predict(np.zeros((2, 3), int)),
+        "x must be a real floating-point array, got dtype int64",
+    ),
+    (lambda: MODEL.predict(np.zeros((2, 3), bool)), "got dtype bool"),
+    (lambda: MODEL.predict_proba(np.zeros((2, 3), complex)), "got dtype complex128"),
+    (
+        lambda: MODEL.logits(np.array([[0.0, np.nan, 0.0]])),
+        r"x must be finite, found nan at index \(0, 1\)",
+    ),
+    (lambda: MODEL.predict(np.array([[0.0, 0.0, -np.inf]])), "x must be finite, found -inf"),
+    (lambda: MODEL.loss_and_grads(X, [0, 2]), r"label 2, outside the range \[0, 2\)"),
+    (lambda: MODEL.loss_and_grads(X, [0]), "must hold 2 labels"),
+    (lambda: MODEL.loss_and_grads(X, [0.5, 1.0]), "non-integral"),
+    (lambda: MODEL.loss_and_grads(X, [[0, 1]]), "1-D array of class labels"),
+    (lambda: MODEL.loss_and_grads(X[:0], []), "at least one sample"),
+    (lambda: MODEL.loss_and_grads(X, Y, label_smoothing=1.0), "label_smoothing"),
+    (lambda: MODEL.loss(X, [0, 5]), "outside the range"),
+    (lambda: MODEL.loss(X, Y, label_smoothing=-1), "label_smoothing"),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), INVALID_CALLS)
+def test_invalid_inputs_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_rng_must_be_a_generator():
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        MODEL.loss_and_grads(X, Y, rng=0)
+
+
+def test_inputs_are_converted_to_the_model_dtype():
+    model = MLP([3, 2], seed=0, dtype=np.float32)
+    assert model.logits([[1.0, 2.0, 3.0]]).dtype == np.float32
+    assert model.loss_and_grads(np.ones((1, 3)), [1])[1]["W1"].dtype == np.float32
