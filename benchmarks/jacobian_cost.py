@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     print(f"NumPy {np.__version__}, Python {platform.python_version()}, {blas_description()}")
-    print(f"network {args.input_size}-h-10, float64, one sample, median of {args.repeats} runs")
+    print(f"network {args.input_size}-h-10, float64, one sample, fastest of {args.repeats} runs")
     start = time.perf_counter()
     rows = jacobian.measure_cost(args.hidden, input_size=args.input_size, repeats=args.repeats)
     fits = jacobian.fit_cost(rows, target=args.target)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -505,7 +504,7 @@ class CostRow:
 
     hidden: int
     method: str
-    seconds: float  # median over the repeats
+    seconds: float  # fastest of the repeats (the least disturbed by other work)
     peak_bytes: int  # tracemalloc's peak during one call
 
 
@@ -533,8 +532,8 @@ def measure_cost(
     """Time and peak memory per sample of each method, for networks with one hidden layer.
 
     Each network is ``MLP([input_size, hidden, num_classes], seed=seed)`` in float64, given one
-    sample. Memory is the peak that ``tracemalloc`` sees during a first call; time the median of
-    ``repeats`` calls after it. With the defaults this takes 5 seconds on two idle cores (half a
+    sample. Memory is the peak that ``tracemalloc`` sees during a first call; time the fastest of
+    ``repeats`` calls after it (the one least disturbed by other work on the machine). With the defaults this takes 5 seconds on two idle cores (half a
     minute on busy ones), and 0.8 GB.
 
     Returns
@@ -554,7 +553,7 @@ def measure_cost(
         for method in methods:
             call = _one_call(model, x, y, method)
             peak_bytes = _peak_bytes(call)  # also warms up
-            seconds = statistics.median(_seconds(call) for _ in range(repeats))
+            seconds = min(_seconds(call) for _ in range(repeats))
             rows.append(CostRow(hidden, method, seconds, peak_bytes))
     return rows
 
