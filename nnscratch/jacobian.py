@@ -533,8 +533,8 @@ def measure_cost(
 
     Each network is ``MLP([input_size, hidden, num_classes], seed=seed)`` in float64, given one
     sample. Memory is the peak that ``tracemalloc`` sees during a first call; time the fastest of
-    ``repeats`` calls after it (the one least disturbed by other work on the machine). With the defaults this takes 5 seconds on two idle cores (half a
-    minute on busy ones), and 0.8 GB.
+    ``repeats`` calls after it (the one least disturbed by other work on the machine). With the
+    defaults this takes 5 seconds on two idle cores (half a minute on busy ones), and 0.8 GB.
 
     Returns
     -------
