@@ -11,7 +11,18 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import data, functional, gradcheck, jacobian, layers, metrics, optim, train
+    from . import (
+        data,
+        functional,
+        gradcheck,
+        images,
+        jacobian,
+        layers,
+        metrics,
+        modelfile,
+        optim,
+        train,
+    )
     from .model import MLP
 
 try:
@@ -19,7 +30,18 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-_SUBMODULES = ("data", "functional", "gradcheck", "jacobian", "layers", "metrics", "optim", "train")
+_SUBMODULES = (
+    "data",
+    "functional",
+    "gradcheck",
+    "images",
+    "jacobian",
+    "layers",
+    "metrics",
+    "modelfile",
+    "optim",
+    "train",
+)
 
 __all__ = [
     "MLP",
@@ -27,9 +49,11 @@ __all__ = [
     "data",
     "functional",
     "gradcheck",
+    "images",
     "jacobian",
     "layers",
     "metrics",
+    "modelfile",
     "optim",
     "train",
 ]
