@@ -1,0 +1,431 @@
+"""Optimisers and learning-rate schedules.
+
+An optimizer turns gradients into a change of the parameters. All of them share one interface:
+``optimizer.step(params, grads)`` updates the arrays of ``params`` in place, given ``grads``
+keyed and shaped the same way, and ``optimizer.lr`` is the learning rate of the next step, which
+a schedule may change between steps. The state an optimizer keeps (momentum, moment estimates) is
+allocated on the first step, per parameter name, with the parameter's dtype: a float32 model
+stays float32, and every update runs in place, without temporary arrays.
+
+Weight decay is the L2 penalty ``(weight_decay / 2) * ||W||^2`` added to the loss for every weight
+matrix (any parameter with two or more dimensions; biases are not decayed). Its gradient
+``weight_decay * W`` is added to the loss gradient before the update, which is the classic
+"coupled" weight decay (for Adam this is L2 regularisation, not AdamW). :func:`l2_penalty`
+computes the penalty itself, so that ``loss + l2_penalty(params, weight_decay)`` can be checked
+against finite differences.
+
+A schedule is any callable ``schedule(step, total_steps) -> lr`` giving the learning rate of
+step ``step`` (counted from 0) out of ``total_steps``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.floating]
+
+
+def is_decayed(param: NDArray) -> bool:
+    """Whether weight decay applies to ``param``: weight matrices (ndim >= 2) yes, biases no."""
+    return param.ndim >= 2
+
+
+def l2_penalty(params: Mapping[str, NDArray], weight_decay: float) -> float:
+    """The L2 penalty ``(weight_decay / 2) * sum ||W||^2`` over the weight matrices of ``params``.
+
+    Its gradient with respect to each weight matrix ``W`` is ``weight_decay * W`` (and zero for
+    the biases), which is what the optimisers add to the loss gradient.
+
+    Parameters
+    ----------
+    params : mapping of str to ndarray
+        The model's parameters; only those with ``ndim >= 2`` are penalised.
+    weight_decay : float
+        The coefficient, >= 0.
+    """
+    weight_decay = _check_weight_decay(weight_decay)
+    total = sum(float(np.vdot(p, p)) for p in params.values() if is_decayed(p))
+    return 0.5 * weight_decay * total
+
+
+class Optimizer:
+    """The interface of every optimizer: a learning rate ``lr`` and an in-place ``step``.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, finite and > 0. A schedule may set ``optimizer.lr`` between steps.
+    weight_decay : float
+        The L2 coefficient, >= 0, applied to the weight matrices only (see the module notes).
+
+    Attributes
+    ----------
+    state : dict of str to dict of str to ndarray
+        Per parameter name, the arrays the optimizer keeps between steps (empty until the first
+        step; nothing for plain SGD without weight decay except a scratch buffer).
+    steps : int
+        The number of steps taken.
+    """
+
+    def __init__(self, lr: float, *, weight_decay: float = 0.0) -> None:
+        self.lr = lr
+        self.weight_decay = _check_weight_decay(weight_decay)
+        self.state: dict[str, dict[str, Floats]] = {}
+        self.steps = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step (finite, > 0)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_positive(value, "the learning rate lr")
+
+    def step(self, params: Mapping[str, Floats], grads: Mapping[str, Floats]) -> None:
+        """Update every array of ``params`` in place from the gradient of the same name.
+
+        Parameters
+        ----------
+        params : mapping of str to ndarray
+            The parameters, e.g. ``model.params``; each array is modified in place.
+        grads : mapping of str to ndarray
+            The gradients of the loss, same keys, shapes and dtypes as ``params``. They are
+            only read, never modified.
+        """
+        if params.keys() != grads.keys():
+            raise ValueError(
+                f"grads must have the keys of params {sorted(params)}, got {sorted(grads)}"
+            )
+        self.steps += 1
+        for name, param in params.items():
+            grad = grads[name]
+            if grad.shape != param.shape or grad.dtype != param.dtype:
+                raise ValueError(
+                    f"the gradient of {name!r} must have shape {param.shape} and dtype "
+                    f"{param.dtype} like the parameter, got {grad.shape} and {grad.dtype}"
+                )
+            state = self._state(name, param)
+            self._update(param, self._decayed(param, grad, state), state)
+
+    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
+        """Apply one update to ``param`` given its (weight-decayed) gradient and its state."""
+        raise NotImplementedError
+
+    def _state_names(self) -> tuple[str, ...]:
+        """The names of the arrays this optimizer keeps per parameter between steps."""
+        return ()
+
+    def _state(self, name: str, param: Floats) -> dict[str, Floats]:
+        """The state of parameter ``name``, allocated as zeros like ``param`` on first use.
+
+        Besides the arrays of :meth:`_state_names` it holds the buffers ``"scratch"``, for
+        intermediate results, and, for a weight matrix under weight decay, ``"decayed"``, for
+        the decayed gradient (their content is not kept between steps).
+        """
+        state = self.state.get(name)
+        if state is None:
+            names = ["scratch", *self._state_names()]
+            if self.weight_decay > 0 and is_decayed(param):
+                names.append("decayed")
+            state = self.state[name] = {key: np.zeros_like(param) for key in names}
+        elif state["scratch"].shape != param.shape or state["scratch"].dtype != param.dtype:
+            raise ValueError(
+                f"parameter {name!r} changed from shape {state['scratch'].shape} and dtype "
+                f"{state['scratch'].dtype} to {param.shape} and {param.dtype} between steps"
+            )
+        return state
+
+    def _decayed(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> Floats:
+        """``grad + weight_decay * param`` in ``state["decayed"]`` if it exists, else ``grad``."""
+        decayed = state.get("decayed")
+        if decayed is None:
+            return grad
+        np.multiply(param, self.weight_decay, out=decayed)
+        decayed += grad
+        return decayed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._describe()})"
+
+    def _describe(self) -> str:
+        return f"lr={self.lr!r}, weight_decay={self.weight_decay!r}"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum and weight decay.
+
+    With gradient ``g`` (plus ``weight_decay * W`` for weight matrices), momentum ``mu`` and
+    velocity ``v`` (starting at 0), one step is::
+
+        v = mu * v + g
+        W = W - lr * v                  # classical momentum
+        W = W - lr * (g + mu * v)       # Nesterov momentum
+
+    and simply ``W = W - lr * g`` when ``momentum == 0`` (the convention of PyTorch).
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, finite and > 0.
+    momentum : float in [0, 1)
+        The velocity's decay; 0 means plain gradient descent.
+    nesterov : bool
+        Use Nesterov's look-ahead form (needs ``momentum > 0``).
+    weight_decay : float
+        The L2 coefficient, >= 0, for the weight matrices.
+    """
+
+    def __init__(
+        self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(lr, weight_decay=weight_decay)
+        self.momentum = _check_unit_interval(momentum, "momentum")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs a momentum in (0, 1), got momentum=0")
+        self.nesterov = bool(nesterov)
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("velocity",) if self.momentum > 0 else ()
+
+    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
+        scratch = state["scratch"]
+        if self.momentum == 0:
+            param -= np.multiply(grad, self.lr, out=scratch)
+            return
+        velocity = state["velocity"]
+        velocity *= self.momentum
+        velocity += grad
+        if self.nesterov:
+            param -= np.multiply(grad, self.lr, out=scratch)
+            param -= np.multiply(velocity, self.lr * self.momentum, out=scratch)
+        else:
+            param -= np.multiply(velocity, self.lr, out=scratch)
+
+    def _describe(self) -> str:
+        return f"{super()._describe()}, momentum={self.momentum!r}, nesterov={self.nesterov!r}"
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015): steps scaled by running estimates of the gradient's moments.
+
+    With gradient ``g`` (plus ``weight_decay * W`` for weight matrices), after ``t`` steps::
+
+        m = beta1 * m + (1 - beta1) * g          # first moment (mean)
+        v = beta2 * v + (1 - beta2) * g**2       # second moment (uncentred variance)
+        m_hat = m / (1 - beta1**t)               # bias corrections: m and v start at 0
+        v_hat = v / (1 - beta2**t)
+        W = W - lr * m_hat / (sqrt(v_hat) + eps)
+
+    To save passes over the arrays, the state holds ``m / (1 - beta1)`` and ``v / (1 - beta2)``
+    (updated as ``m = beta1 * m + g`` and ``v = beta2 * v + g**2``), and the constant factors
+    and the bias corrections are folded into two scalars, the step size and the epsilon, as in
+    section 2 of the paper. The result is the update above, with ``eps`` added to
+    ``sqrt(v_hat)`` as in PyTorch.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, finite and > 0.
+    betas : (float, float), each in [0, 1)
+        The decay rates of the first and second moment estimates.
+    eps : float
+        Added to ``sqrt(v_hat)``, > 0.
+    weight_decay : float
+        The L2 coefficient, >= 0, for the weight matrices (coupled L2, not AdamW).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(lr, weight_decay=weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_unit_interval(betas[0], "beta1 (betas[0])"),
+            _check_unit_interval(betas[1], "beta2 (betas[1])"),
+        )
+        self.eps = _check_positive(eps, "eps")
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
+        beta1, beta2 = self.betas
+        m, v, scratch = state["m"], state["v"], state["scratch"]
+        m *= beta1
+        m += grad
+        v *= beta2
+        v += np.square(grad, out=scratch)
+        # m_hat = m * c1 and sqrt(v_hat) = sqrt(v) * c2 with the stored (rescaled) m and v.
+        c1 = (1 - beta1) / (1 - beta1**self.steps)
+        c2 = math.sqrt((1 - beta2) / (1 - beta2**self.steps))
+        denominator = np.sqrt(v, out=scratch)
+        denominator += self.eps / c2
+        update = np.divide(m, denominator, out=scratch)
+        update *= self.lr * c1 / c2
+        param -= update
+
+    def _describe(self) -> str:
+        return f"{super()._describe()}, betas={self.betas!r}, eps={self.eps!r}"
+
+
+class ConstantSchedule:
+    """The same learning rate ``lr`` at every step."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _check_positive(lr, "the learning rate lr")
+
+    def __call__(self, step: int, total_steps: int) -> float:
+        """Return ``lr`` for step ``step`` (from 0) of ``total_steps``."""
+        _check_step(step, total_steps)
+        return self.lr
+
+    def __repr__(self) -> str:
+        return f"ConstantSchedule(lr={self.lr!r})"
+
+
+class StepSchedule:
+    """Multiply the learning rate by ``gamma`` every ``step_size`` steps, after a linear warm-up.
+
+    ``lr * gamma ** (step // step_size)``, except during the first ``warmup_steps`` steps, where
+    the rate rises linearly, ``lr * (step + 1) / warmup_steps``. The decay counts steps from 0,
+    warm-up included.
+
+    Parameters
+    ----------
+    lr : float
+        The initial learning rate, finite and > 0.
+    step_size : int
+        The number of steps between two decays, >= 1.
+    gamma : float in (0, 1]
+        The factor applied at each decay.
+    warmup_steps : int
+        The length of the linear warm-up, >= 0.
+    """
+
+    def __init__(
+        self, lr: float, step_size: int, gamma: float = 0.1, warmup_steps: int = 0
+    ) -> None:
+        self.lr = _check_positive(lr, "the learning rate lr")
+        self.step_size = _check_int(step_size, "step_size", minimum=1)
+        gamma = float(gamma)
+        if not 0 < gamma <= 1:
+            raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
+        self.gamma = gamma
+        self.warmup_steps = _check_int(warmup_steps, "warmup_steps", minimum=0)
+
+    def __call__(self, step: int, total_steps: int) -> float:
+        """Return the learning rate of step ``step`` (from 0) of ``total_steps``."""
+        _check_step(step, total_steps)
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        return self.lr * self.gamma ** (step // self.step_size)
+
+    def __repr__(self) -> str:
+        return (
+            f"StepSchedule(lr={self.lr!r}, step_size={self.step_size!r}, "
+            f"gamma={self.gamma!r}, warmup_steps={self.warmup_steps!r})"
+        )
+
+
+class CosineSchedule:
+    """A linear warm-up to ``lr``, then a half cosine down to ``final_lr`` at ``total_steps``.
+
+    For ``step < warmup_steps`` the rate is ``lr * (step + 1) / warmup_steps``; after it, with
+    ``progress = (step - warmup_steps) / (total_steps - warmup_steps)`` going from 0 to 1, it is
+    ``final_lr + (lr - final_lr) * (1 + cos(pi * progress)) / 2``: ``lr`` at the end of the
+    warm-up, ``final_lr`` at ``step == total_steps`` (one past the last step, so every step
+    that is taken has a positive rate).
+
+    Parameters
+    ----------
+    lr : float
+        The peak learning rate, finite and > 0.
+    warmup_steps : int
+        The length of the linear warm-up, >= 0 and smaller than the ``total_steps`` it is
+        called with.
+    final_lr : float
+        The rate reached at the end, in [0, lr].
+    """
+
+    def __init__(self, lr: float, warmup_steps: int = 0, final_lr: float = 0.0) -> None:
+        self.lr = _check_positive(lr, "the learning rate lr")
+        self.warmup_steps = _check_int(warmup_steps, "warmup_steps", minimum=0)
+        final_lr = float(final_lr)
+        if not 0 <= final_lr <= self.lr:
+            raise ValueError(f"final_lr must lie in [0, lr] = [0, {self.lr}], got {final_lr}")
+        self.final_lr = final_lr
+
+    def __call__(self, step: int, total_steps: int) -> float:
+        """Return the learning rate of step ``step`` (from 0) of ``total_steps``."""
+        _check_step(step, total_steps)
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if total_steps <= self.warmup_steps:
+            raise ValueError(
+                f"a cosine schedule with warmup_steps={self.warmup_steps} needs more "
+                f"total steps than that, got total_steps={total_steps}"
+            )
+        progress = (step - self.warmup_steps) / (total_steps - self.warmup_steps)
+        return self.final_lr + (self.lr - self.final_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+    def __repr__(self) -> str:
+        return (
+            f"CosineSchedule(lr={self.lr!r}, warmup_steps={self.warmup_steps!r}, "
+            f"final_lr={self.final_lr!r})"
+        )
+
+
+def _check_positive(value: float, name: str) -> float:
+    """Return ``value`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
+    number = _as_float(value, name)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _check_unit_interval(value: float, name: str) -> float:
+    """Return ``value`` as a float, or raise ``ValueError`` unless 0 <= value < 1."""
+    number = _as_float(value, name)
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return number
+
+
+def _check_weight_decay(value: float) -> float:
+    """Return the weight decay as a float, or raise ``ValueError`` unless finite and >= 0."""
+    number = _as_float(value, "weight_decay")
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def _as_float(value: float, name: str) -> float:
+    """``float(value)`` for a real number, else ``ValueError`` (booleans are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _check_int(value: int, name: str, *, minimum: int) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` unless it is an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_step(step: int, total_steps: int) -> None:
+    """Raise ``ValueError`` unless ``0 <= step <= total_steps`` and ``total_steps >= 1``."""
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if not 0 <= step <= total_steps:
+        raise ValueError(f"step must lie in [0, total_steps] = [0, {total_steps}], got {step}")

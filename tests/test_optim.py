@@ -1,0 +1,248 @@
+"""Tests for nnscratch.optim: optimisers, weight decay and learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nnscratch as ns
+from nnscratch.gradcheck import numerical_gradient, relative_error
+from nnscratch.optim import (
+    SGD,
+    Adam,
+    ConstantSchedule,
+    CosineSchedule,
+    Optimizer,
+    StepSchedule,
+    l2_penalty,
+)
+
+# A separable quadratic: loss = sum(A * (W - W_star)**2) / 2 + sum((b - b_star)**2) / 2.
+# With weight decay wd on W (not on b) its minimum is W = A W_star / (A + wd), b = b_star.
+RNG = np.random.default_rng(42)
+A = RNG.uniform(0.5, 2.0, size=(3, 4))
+W_STAR = RNG.standard_normal((3, 4))
+B_STAR = RNG.standard_normal(4)
+
+
+def quadratic_grads(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"W": A * (params["W"] - W_STAR), "b": params["b"] - B_STAR}
+
+
+def minimise(optimizer: Optimizer, steps: int, schedule=None) -> dict[str, np.ndarray]:
+    params = {"W": np.zeros((3, 4)), "b": np.zeros(4)}
+    for step in range(steps):
+        if schedule is not None:
+            optimizer.lr = schedule(step, steps)
+        optimizer.step(params, quadratic_grads(params))
+    return params
+
+
+OPTIMISERS = {
+    "sgd": lambda wd: SGD(0.2, weight_decay=wd),
+    "momentum": lambda wd: SGD(0.05, momentum=0.9, weight_decay=wd),
+    "nesterov": lambda wd: SGD(0.05, momentum=0.9, nesterov=True, weight_decay=wd),
+    "adam": lambda wd: Adam(0.05, weight_decay=wd),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.5])
+def test_optimisers_reach_the_known_minimum_of_a_quadratic(name, weight_decay):
+    optimizer = OPTIMISERS[name](weight_decay)
+    # Adam's steps have size ~lr whatever the gradient: a decaying rate lets it settle.
+    schedule = CosineSchedule(optimizer.lr) if name == "adam" else None
+    params = minimise(optimizer, 1000, schedule)
+    np.testing.assert_allclose(params["W"], A * W_STAR / (A + weight_decay), atol=1e-4)
+    np.testing.assert_allclose(params["b"], B_STAR, atol=1e-4)
+
+
+def test_one_adam_step_by_hand():
+    # After one step m_hat = g and v_hat = g**2, so the step is lr * g / (|g| + eps).
+    W = np.array([[1.0, -2.0], [0.5, 3.0]])
+    g = np.array([[0.1, -4.0], [0.0, 2e-3]])
+    lr, eps = 0.01, 1e-3
+    Adam(lr, eps=eps).step({"W": W}, {"W": g})
+    expected = np.array([[1.0, -2.0], [0.5, 3.0]]) - lr * g / (np.abs(g) + eps)
+    np.testing.assert_allclose(W, expected, rtol=1e-12, atol=1e-15)
+    # With weight decay the gradient is g + wd * W: here a hand-made pair.
+    W = np.array([[2.0]])
+    Adam(0.1, weight_decay=0.5, eps=1e-8).step({"W": W}, {"W": np.array([[1.0]])})
+    np.testing.assert_allclose(W, [[2.0 - 0.1 * 2.0 / (2.0 + 1e-8)]], rtol=1e-14)
+
+
+def textbook_adam(params, grads_per_step, lrs, betas, eps, weight_decay):
+    """Algorithm 1 of Kingma and Ba, line by line, in float64."""
+    beta1, beta2 = betas
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    for t, (grads, lr) in enumerate(zip(grads_per_step, lrs, strict=True), start=1):
+        for k, p in params.items():
+            g = grads[k] + (weight_decay * p if p.ndim >= 2 else 0)
+            m[k] = beta1 * m[k] + (1 - beta1) * g
+            v[k] = beta2 * v[k] + (1 - beta2) * g**2
+            m_hat, v_hat = m[k] / (1 - beta1**t), v[k] / (1 - beta2**t)
+            params[k] = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return params
+
+
+def test_adam_matches_the_textbook_algorithm_over_several_steps():
+    rng = np.random.default_rng(0)
+    start = {"W": rng.standard_normal((5, 3)), "b": rng.standard_normal(3)}
+    grads = [{k: rng.standard_normal(p.shape) for k, p in start.items()} for _ in range(6)]
+    lrs = [0.1, 0.05, 0.2, 0.01, 0.3, 0.1]
+    expected = textbook_adam(dict(start), grads, lrs, (0.8, 0.99), 1e-6, 0.1)
+    params = {k: p.copy() for k, p in start.items()}
+    adam = Adam(lrs[0], betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)
+    for g, lr in zip(grads, lrs, strict=True):
+        adam.lr = lr
+        adam.step(params, g)
+    for k in params:
+        np.testing.assert_allclose(params[k], expected[k], rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_momentum_and_nesterov_by_hand():
+    g1, g2 = np.array([1.0]), np.array([3.0])
+    lr, mu = 0.1, 0.5
+    for nesterov, expected in [(False, 1 - 0.1 - 0.1 * 3.5), (True, 1 - 0.15 - 0.1 * (3 + 1.75))]:
+        p = {"b": np.array([1.0])}
+        optimizer = SGD(lr, momentum=mu, nesterov=nesterov)
+        optimizer.step(p, {"b": g1})  # v = 1
+        optimizer.step(p, {"b": g2})  # v = 0.5 * 1 + 3 = 3.5
+        np.testing.assert_allclose(p["b"], [expected], rtol=1e-14)
+
+
+def test_weight_decay_is_the_gradient_of_the_l2_penalty():
+    """One SGD step with weight decay = a step on the finite-difference gradient of loss+penalty."""
+    model = ns.MLP([5, 4, 3], seed=1)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+    wd, lr = 0.3, 0.5
+    loss, grads = model.loss_and_grads(x, y)
+    start = model.copy_params()
+
+    def total_loss(_: np.ndarray) -> float:
+        return model.loss(x, y) + l2_penalty(model.params, wd)
+
+    numerical = {k: numerical_gradient(total_loss, p) for k, p in model.params.items()}
+    SGD(lr, weight_decay=wd).step(model.params, grads)
+    for k, p in model.params.items():
+        assert relative_error((start[k] - p) / lr, numerical[k]) < 1e-7, k
+    # The biases are not decayed; the weights are.
+    assert relative_error(numerical["b1"], grads["b1"]) < 1e-7
+    assert relative_error(numerical["W1"], grads["W1"] + wd * start["W1"]) < 1e-7
+
+
+def test_l2_penalty_by_hand():
+    params = {"W": np.array([[1.0, 2.0]]), "b": np.array([10.0])}
+    assert l2_penalty(params, 0.5) == pytest.approx(0.25 * 5.0)
+    assert l2_penalty(params, 0.0) == 0.0
+    with pytest.raises(ValueError, match="weight_decay"):
+        l2_penalty(params, -1.0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SGD(0.1),
+        lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+        lambda: Adam(1e-3, weight_decay=1e-2),
+    ],
+)
+def test_float32_stays_float32(make):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((4, 3)).astype(np.float32), "b": np.zeros(3, np.float32)}
+    grads = {k: rng.standard_normal(p.shape).astype(np.float32) for k, p in params.items()}
+    buffers = {k: p for k, p in params.items()}
+    optimizer = make()
+    for _ in range(3):
+        optimizer.step(params, grads)
+    for k, p in params.items():
+        assert p.dtype == np.float32 and p is buffers[k]  # updated in place
+        assert all(a.dtype == np.float32 for a in optimizer.state[k].values())
+
+
+def test_step_refuses_mismatched_gradients():
+    params = {"W": np.zeros((2, 2)), "b": np.zeros(2)}
+    with pytest.raises(ValueError, match="keys"):
+        SGD(0.1).step(params, {"W": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="shape"):
+        SGD(0.1).step(params, {"W": np.zeros((2, 3)), "b": np.zeros(2)})
+    with pytest.raises(ValueError, match="dtype"):
+        SGD(0.1).step(params, {"W": np.zeros((2, 2), np.float32), "b": np.zeros(2)})
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: SGD(0.0), "lr"),
+        (lambda: SGD(-0.1), "lr"),
+        (lambda: SGD(math.nan), "lr"),
+        (lambda: SGD(math.inf), "lr"),
+        (lambda: SGD("0.1"), "lr"),
+        (lambda: SGD(0.1, momentum=1.0), "momentum"),
+        (lambda: SGD(0.1, momentum=-0.1), "momentum"),
+        (lambda: SGD(0.1, nesterov=True), "nesterov"),
+        (lambda: SGD(0.1, weight_decay=-1e-4), "weight_decay"),
+        (lambda: SGD(0.1, weight_decay=math.nan), "weight_decay"),
+        (lambda: Adam(betas=(1.0, 0.999)), "beta1"),
+        (lambda: Adam(betas=(0.9, -0.1)), "beta2"),
+        (lambda: Adam(betas=(0.9,)), "betas"),
+        (lambda: Adam(eps=0.0), "eps"),
+        (lambda: Adam(lr=-1.0), "lr"),
+        (lambda: Adam(weight_decay=-1.0), "weight_decay"),
+        (lambda: ConstantSchedule(0.0), "lr"),
+        (lambda: StepSchedule(0.1, step_size=0), "step_size"),
+        (lambda: StepSchedule(0.1, step_size=10, gamma=0.0), "gamma"),
+        (lambda: StepSchedule(0.1, step_size=10, gamma=1.5), "gamma"),
+        (lambda: StepSchedule(0.1, step_size=10, warmup_steps=-1), "warmup_steps"),
+        (lambda: CosineSchedule(0.1, warmup_steps=2.5), "warmup_steps"),
+        (lambda: CosineSchedule(0.1, final_lr=0.2), "final_lr"),
+        (lambda: CosineSchedule(0.1, final_lr=-0.1), "final_lr"),
+    ],
+)
+def test_invalid_hyper_parameters_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_setting_an_invalid_learning_rate_raises():
+    optimizer = Adam()
+    optimizer.lr = 0.5
+    assert optimizer.lr == 0.5
+    with pytest.raises(ValueError, match="lr"):
+        optimizer.lr = 0.0
+
+
+def test_cosine_schedule_at_chosen_steps():
+    schedule = CosineSchedule(1.0, warmup_steps=4, final_lr=0.1)
+    assert [schedule(s, 104) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert schedule(4, 104) == pytest.approx(1.0)  # the end of the warm-up: the peak
+    assert schedule(54, 104) == pytest.approx(0.55)  # half-way down: the mean of both ends
+    assert schedule(104, 104) == pytest.approx(0.1)  # total_steps: final_lr
+    assert 0.1 < schedule(103, 104) < 0.101
+    rates = [schedule(s, 104) for s in range(4, 105)]
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert CosineSchedule(2.0)(0, 10) == 2.0
+    assert CosineSchedule(2.0)(9, 10) > 0  # every step taken has a positive rate
+
+
+def test_step_schedule_at_chosen_steps():
+    schedule = StepSchedule(1.0, step_size=10, gamma=0.5, warmup_steps=2)
+    assert schedule(0, 100) == pytest.approx(0.5)
+    assert schedule(1, 100) == pytest.approx(1.0)
+    assert schedule(9, 100) == pytest.approx(1.0)
+    assert schedule(10, 100) == pytest.approx(0.5)
+    assert schedule(25, 100) == pytest.approx(0.25)
+    assert ConstantSchedule(0.3)(77, 100) == 0.3
+
+
+def test_schedules_refuse_steps_out_of_range():
+    with pytest.raises(ValueError, match="step"):
+        ConstantSchedule(0.1)(11, 10)
+    with pytest.raises(ValueError, match="total_steps"):
+        StepSchedule(0.1, step_size=1)(0, 0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        CosineSchedule(0.1, warmup_steps=10)(10, 10)

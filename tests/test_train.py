@@ -1,0 +1,368 @@
+"""Tests for nnscratch.train: the training loop, its history, and the default recipe."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import nnscratch as ns
+from nnscratch.optim import SGD, Adam, CosineSchedule, StepSchedule
+from nnscratch.train import DivergenceError, History, Recipe, fit, train_recipe
+
+
+def blobs(n: int, *, seed: int, dtype=np.float64, noise: float = 1.0):
+    """Three Gaussian blobs in 8 dimensions: easy to learn, quick to fit."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(123).standard_normal((3, 8)) * 2
+    y = rng.integers(0, 3, n)
+    x = centres[y] + noise * rng.standard_normal((n, 8))
+    return x.astype(dtype), y
+
+
+def small_model(dtype=np.float64, dropout=0.0, seed=0) -> ns.MLP:
+    return ns.MLP([8, 16, 3], seed=seed, dtype=dtype, dropout=dropout)
+
+
+def test_fit_learns_and_fills_the_history():
+    x, y = blobs(300, seed=0)
+    xv, yv = blobs(100, seed=1)
+    model = small_model()
+    schedule = StepSchedule(0.1, step_size=5, gamma=0.5)
+    history = fit(
+        model,
+        x,
+        y,
+        epochs=4,
+        batch_size=32,
+        optimizer=SGD(0.1, momentum=0.9),
+        validation=(xv, yv),
+        seed=0,
+        schedule=schedule,
+        progress=False,
+    )
+    assert isinstance(history, History)
+    assert history.epochs == 4 and not history.stopped_early
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"):
+        assert len(getattr(history, name)) == 4, name
+    # 10 steps per epoch (300 / 32, rounded up); lr is that of each epoch's last step.
+    assert history.lr == pytest.approx([schedule(10 * e + 9, 40) for e in range(4)])
+    assert all(s > 0 for s in history.seconds)
+    assert all(0 <= a <= 1 for a in history.train_accuracy + history.val_accuracy)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_accuracy[-1] > 0.9
+    assert history.best_epoch == int(np.argmin(history.val_loss))
+    assert history.val_loss[-1] == pytest.approx(model.loss(xv, yv))
+    assert np.mean(model.predict(xv) == yv) == pytest.approx(history.val_accuracy[-1])
+    summary = history.summary()
+    assert summary["epochs"] == 4 and summary["val_accuracy"] == history.val_accuracy[-1]
+    assert summary["seconds"] == pytest.approx(sum(history.seconds))
+
+
+def test_train_loss_and_accuracy_are_running_means_over_the_batches():
+    """Without dropout and with a tiny learning rate, the running means match a full pass."""
+    x, y = blobs(64, seed=0)
+    model = small_model()
+    loss, correct = model.loss(x, y), np.mean(model.predict(x) == y)
+    history = fit(model, x, y, epochs=1, batch_size=16, optimizer=SGD(1e-12), progress=False)
+    assert history.train_loss[0] == pytest.approx(loss, rel=1e-9)
+    assert history.train_accuracy[0] == pytest.approx(correct)
+
+
+def test_without_validation_the_validation_lists_stay_empty():
+    x, y = blobs(50, seed=0)
+    history = fit(small_model(), x, y, epochs=2, batch_size=64, optimizer=Adam(), progress=False)
+    assert history.val_loss == [] and history.val_accuracy == []
+    assert history.best_epoch is None
+    assert history.summary()["val_loss"] is None
+
+
+def train_twice(dtype, seed_a, seed_b):
+    x, y = blobs(200, seed=0, dtype=dtype)
+    runs = []
+    for seed in (seed_a, seed_b):
+        model = small_model(dtype=dtype, dropout=0.3)
+        history = fit(
+            model,
+            x,
+            y,
+            epochs=3,
+            batch_size=16,
+            optimizer=Adam(1e-2, weight_decay=1e-3),
+            seed=seed,
+            schedule=CosineSchedule(1e-2, warmup_steps=5),
+            label_smoothing=0.1,
+            progress=False,
+        )
+        runs.append((model.params, history))
+    return runs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_seed_same_bits(dtype):
+    (params_a, history_a), (params_b, history_b) = train_twice(dtype, 7, 7)
+    for name in params_a:
+        assert params_a[name].dtype == dtype
+        assert np.array_equal(params_a[name], params_b[name]), name
+    assert history_a.train_loss == history_b.train_loss
+
+
+def test_another_seed_other_weights():
+    (params_a, _), (params_b, _) = train_twice(np.float64, 7, 8)
+    assert not np.array_equal(params_a["W1"], params_b["W1"])
+
+
+def test_float32_stays_float32_through_fit():
+    x, y = blobs(100, seed=0)  # float64 data: converted once to the model's dtype
+    model = small_model(dtype=np.float32, dropout=0.2)
+    optimizer = Adam(weight_decay=1e-4)
+    fit(
+        model,
+        x,
+        y,
+        epochs=2,
+        batch_size=32,
+        optimizer=optimizer,
+        validation=(x, y),
+        seed=0,
+        progress=False,
+    )
+    assert all(p.dtype == np.float32 for p in model.params.values())
+    assert optimizer.state
+    for state in optimizer.state.values():
+        assert all(a.dtype == np.float32 for a in state.values())
+
+
+def test_fit_updates_the_models_own_arrays():
+    x, y = blobs(40, seed=0)
+    model = small_model()
+    arrays = dict(model.params)
+    start = model.copy_params()
+    fit(model, x, y, epochs=1, batch_size=8, optimizer=SGD(0.1), progress=False)
+    assert all(model.params[k] is arrays[k] for k in arrays)
+    assert not np.array_equal(model.params["W1"], start["W1"])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    # Few noisy samples with random labels: a big step size memorises them, so the validation
+    # loss falls briefly (if at all) and then rises.
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 8)), rng.integers(0, 3, 30)
+    xv, yv = rng.standard_normal((30, 8)), rng.integers(0, 3, 30)
+    model = ns.MLP([8, 64, 3], seed=0)
+    snapshots = []
+    history = fit(
+        model,
+        x,
+        y,
+        epochs=50,
+        batch_size=10,
+        optimizer=Adam(0.05),
+        validation=(xv, yv),
+        seed=0,
+        early_stopping=3,
+        progress=False,
+        callbacks=[lambda epoch, history: snapshots.append(model.copy_params())],
+    )
+    best = history.best_epoch
+    assert best == int(np.argmin(history.val_loss))
+    assert history.stopped_early and history.epochs == best + 4 < 50
+    assert history.val_loss[best + 1] > history.val_loss[best]
+    for name, value in model.params.items():
+        assert np.array_equal(value, snapshots[best][name]), name
+    assert not np.array_equal(model.params["W1"], snapshots[-1]["W1"])
+    assert model.loss(xv, yv) == pytest.approx(history.val_loss[best])
+
+
+def test_early_stopping_needs_validation():
+    x, y = blobs(20, seed=0)
+    with pytest.raises(ValueError, match="validation"):
+        fit(small_model(), x, y, epochs=1, batch_size=4, optimizer=SGD(0.1), early_stopping=2)
+
+
+def test_a_callback_returning_true_stops_training():
+    x, y = blobs(40, seed=0)
+    calls = []
+
+    def stop_after_two(epoch: int, history: History) -> bool:
+        calls.append((epoch, history.epochs))
+        return epoch == 1
+
+    history = fit(
+        small_model(),
+        x,
+        y,
+        epochs=10,
+        batch_size=8,
+        optimizer=SGD(0.1),
+        progress=False,
+        callbacks=[stop_after_two],
+    )
+    assert calls == [(0, 1), (1, 2)]
+    assert history.epochs == 2 and history.stopped_early
+
+
+class Recording(SGD):
+    """SGD that keeps a copy of the parameters after every step."""
+
+    def __init__(self, lr: float) -> None:
+        super().__init__(lr)
+        self.after: list[dict[str, np.ndarray]] = []
+
+    def step(self, params, grads) -> None:
+        super().step(params, grads)
+        self.after.append({k: v.copy() for k, v in params.items()})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divergence_stops_with_the_epoch_and_step(dtype):
+    x, y = blobs(64, seed=0, dtype=dtype)
+    x *= 1e3
+    model = small_model(dtype=dtype)
+    optimizer = Recording(1e12)
+    with pytest.raises(DivergenceError, match=r"epoch \d+, step \d+") as caught:
+        fit(model, x, y, epochs=5, batch_size=16, optimizer=optimizer, progress=False)
+    error = caught.value
+    assert isinstance(error, FloatingPointError)
+    assert not np.isfinite(error.loss)
+    assert f"epoch {error.epoch}, step {error.step}" in str(error)
+    assert len(optimizer.after) == 4 * error.epoch + error.step  # the bad step was not taken
+    for name, value in model.params.items():
+        assert np.array_equal(value, optimizer.after[-1][name], equal_nan=True), name
+
+
+def test_progress_false_prints_nothing(capsys):
+    x, y = blobs(40, seed=0)
+    fit(
+        small_model(),
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        optimizer=SGD(0.1),
+        validation=(x, y),
+        progress=False,
+    )
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_shows_loss_and_accuracy(capsys):
+    pytest.importorskip("tqdm")
+    x, y = blobs(40, seed=0)
+    fit(small_model(), x, y, epochs=2, batch_size=8, optimizer=SGD(0.1), progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 2/2" in err and "loss=" in err and "acc=" in err
+
+
+def test_progress_without_tqdm_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
+    x, y = blobs(10, seed=0)
+    with pytest.raises(ImportError, match=r"nnscratch\[full\]"):
+        fit(small_model(), x, y, epochs=1, batch_size=4, optimizer=SGD(0.1), progress=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"early_stopping": 0, "validation": "ok"}, "early_stopping"),
+        ({"x": "nan"}, "finite"),
+        ({"x": "wide"}, "columns"),
+        ({"x": "int"}, "floating"),
+        ({"y": "short"}, "labels"),
+        ({"y": "out of range"}, "label 3"),
+        ({"validation": "bad shape"}, "validation x"),
+        ({"validation": "single"}, "pair"),
+    ],
+)
+def test_fit_checks_its_arguments(change, match):
+    x, y = blobs(20, seed=0)
+    kwargs = {"epochs": 1, "batch_size": 4, "optimizer": SGD(0.1), "progress": False}
+    examples = {
+        "x": {
+            "nan": np.where(np.arange(8) == 3, np.nan, x),
+            "wide": np.ones((20, 9)),
+            "int": np.ones((20, 8), dtype=int),
+        },
+        "y": {"short": y[:-1], "out of range": np.full(20, 3)},
+        "validation": {"ok": (x, y), "bad shape": (np.ones((5, 7)), y[:5]), "single": (x,)},
+    }
+    for key, value in change.items():
+        kwargs[key] = examples[key][value] if key in examples else value
+    x_arg, y_arg = kwargs.pop("x", x), kwargs.pop("y", y)
+    with pytest.raises(ValueError, match=match):
+        fit(small_model(), x_arg, y_arg, **kwargs)
+
+
+def test_fit_refuses_a_non_optimizer():
+    x, y = blobs(10, seed=0)
+    with pytest.raises(TypeError, match="Optimizer"):
+        fit(small_model(), x, y, epochs=1, batch_size=4, optimizer="adam", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"schedule": "linear"}, "schedule"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"hidden": (512, 0)}, "hidden"),
+        ({"lr": -1.0}, "lr"),
+        ({"momentum": 1.0, "optimizer": "sgd"}, "momentum"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"label_smoothing": -0.1}, "label_smoothing"),
+        ({"warmup_epochs": 30, "epochs": 20}, "warmup_epochs"),
+        ({"validation_size": -1}, "validation_size"),
+        ({"validation_size": 2.5}, "validation_size"),
+    ],
+)
+def test_recipe_checks_its_fields(change, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe(**change)
+
+
+def test_train_recipe_on_small_images():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    images = np.zeros((300, 28, 28), dtype=np.uint8)
+    images[np.arange(300), labels * 2 + 3, 5:20] = 255  # a horizontal bar whose row is the label
+    recipe = Recipe(
+        hidden=(32,),
+        epochs=5,
+        batch_size=32,
+        lr=1e-2,
+        validation_size=50,
+        dropout=0.1,
+        warmup_epochs=0.5,
+    )
+    model, history = train_recipe(images, labels, recipe, seed=3, progress=False)
+    assert model.sizes == (784, 32, 10) and model.dtype == np.float32
+    assert model.dropout == 0.1
+    assert history.epochs == 5 and len(history.val_loss) == 5
+    assert model.metadata["recipe"]["hidden"] == [32]
+    assert model.metadata["recipe"]["epochs"] == 5
+    assert model.metadata["preprocessing"] == {"scale": 1 / 255, "shape": [784]}
+    assert model.metadata["history"] == history.summary()
+    assert model.metadata["seed"] == 3
+    x = ns.data.preprocess(images)
+    assert np.mean(model.predict(x) == labels) > 0.9
+
+
+def test_train_recipe_without_validation_on_float_rows():
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((40, 784)), rng.integers(0, 10, 40)
+    recipe = Recipe(hidden=(), epochs=2, validation_size=0, dtype="float64", schedule="step")
+    model, history = train_recipe(x, labels, recipe, seed=0, progress=False)
+    assert model.sizes == (784, 10) and model.dtype == np.float64
+    assert history.val_loss == [] and history.best_epoch is None
+
+
+@pytest.mark.slow
+def test_the_default_recipe_reaches_98_5_percent_on_mnist(mnist):
+    model, history = train_recipe(mnist.x_train, mnist.y_train, Recipe(), seed=0, progress=False)
+    accuracy = np.mean(model.predict(ns.data.preprocess(mnist.x_test)) == mnist.y_test)
+    assert accuracy >= 0.985, f"test accuracy {accuracy:.4f} after {history.epochs} epochs"
