@@ -162,7 +162,7 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = (
 DATA_DIR_VARIABLE = "NNSCRATCH_DATA_DIR"
 #: Where system packages (Debian's ``dataset-fashion-mnist``) put data sets.
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
-#: Seconds to wait for a mirror: (to connect, between two received chunks).
+#: Seconds to wait for a mirror, as (to connect, between two received chunks).
 DOWNLOAD_TIMEOUT: tuple[float, float] = (5.0, 60.0)
 
 # Dataset field -> file name, in the order the files are loaded.

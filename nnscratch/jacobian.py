@@ -51,7 +51,7 @@ from .model import MLP
 Floats = NDArray[np.floating]
 
 ORDERS = ("reverse", "forward")
-"""The two orders of the chain-rule product: left to right, and right to left."""
+"""The two orders of the chain-rule product, left to right and right to left."""
 
 _FALLBACK_MEMORY = 2 * 1024**3  # assumed available when the machine cannot tell us
 
