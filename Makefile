@@ -32,6 +32,10 @@ _build/.static/mathjax/tex-chtml.js: node_modules/.package-lock.json
 	mkdir -p _build/.static
 	cp -R node_modules/mathjax/es5 _build/.static/mathjax
 
+# Sphinx copies the static files (CSS, logo, MathJax) only when it writes a page: when they
+# alone changed, every page is rebuilt, from the execution cache.
+STATIC_HASH = $(shell cat package-lock.json book/_static/* | sha256sum | cut -c1-16)
+
 # Sphinx does not re-read an unchanged chapter, so the saved doctrees go with the cache.
 book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 	@mkdir -p _build
@@ -39,8 +43,12 @@ book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 		echo "nnscratch changed since the last build: clearing the execution cache"; \
 		rm -rf _build/.jupyter_cache _build/.doctrees _build/models; \
 	fi
+	@if [ "$$(cat _build/.static-hash 2>/dev/null)" != "$(STATIC_HASH)" ]; then \
+		rm -rf _build/.doctrees; \
+	fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "$(PKG_HASH)" > _build/.nnscratch-hash
+	@echo "$(STATIC_HASH)" > _build/.static-hash
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
