@@ -254,7 +254,11 @@ def format_gemm_table(timings: Sequence[GemmTiming]) -> str:
 
 @dataclass(frozen=True)
 class EpochCost:
-    """What one epoch of :func:`nnscratch.train.fit` costs, and where a step's time goes.
+    """What one epoch of :func:`nnscratch.train.fit` costs, against the peak measured alongside.
+
+    Every tuple below has one entry per measured epoch, in order: the GEMMs and the peak were
+    timed right after that epoch, so that each epoch is compared with the machine as it was
+    at that moment (on a shared machine, the speed of the same product drifts).
 
     Attributes
     ----------
@@ -267,15 +271,14 @@ class EpochCost:
     measured_samples : int
         The images per epoch actually run: a shorter epoch is scaled up to ``samples``.
     epoch : Timing
-        Seconds per epoch of ``samples`` images, one entry per measured epoch, and the FLOPs of
-        the epoch's matrix products.
+        Seconds per epoch of ``samples`` images, and the FLOPs of the epoch's matrix products.
+    peak : Timing
+        Seconds of one large square product, and its FLOPs: the machine's peak.
     parts : dict of str to Timing
         Seconds per step: "GEMM" (the step's products timed alone, in the same shapes),
-        "forward/backward, not GEMM" (the rest of ``model._loss_and_grads``), "optimizer"
+        "rest of forward/backward" (the rest of ``model._loss_and_grads``), "optimizer"
         (``optimizer.step``) and "loop" (the rest of the step: shuffling and gathering the
         epoch's batches, counting the correct predictions, the schedule, Python).
-    peak_gflops : float or None
-        The measured peak it is compared with (:func:`peak_gflops`).
     """
 
     batch_size: int
@@ -284,8 +287,8 @@ class EpochCost:
     samples: int
     measured_samples: int
     epoch: Timing
+    peak: Timing
     parts: dict[str, Timing]
-    peak_gflops: float | None = None
 
     @property
     def steps(self) -> int:
@@ -298,14 +301,35 @@ class EpochCost:
         return self.epoch.median / self.steps
 
     @property
+    def peak_gflops(self) -> float:
+        """The peak's median GFLOP/s."""
+        return self.peak.gflops
+
+    @property
+    def fractions_of_peak(self) -> tuple[float, ...]:
+        """Per epoch: its effective GFLOP/s over the peak measured right after it."""
+        return tuple(
+            (self.epoch.flops / epoch) / (self.peak.flops / peak)
+            for epoch, peak in zip(self.epoch.seconds, self.peak.seconds, strict=True)
+        )
+
+    @property
     def fraction_of_peak(self) -> float:
-        """Effective GFLOP/s of the epoch over the peak (NaN without a peak)."""
-        return self.epoch.gflops / self.peak_gflops if self.peak_gflops else math.nan
+        """The median of :attr:`fractions_of_peak`."""
+        return statistics.median(self.fractions_of_peak)
+
+    @property
+    def gemm_share(self) -> float:
+        """The median over the epochs of the GEMMs' share of a step's time."""
+        gemm = self.parts["GEMM"].seconds
+        return statistics.median(
+            g / (e / self.steps) for g, e in zip(gemm, self.epoch.seconds, strict=True)
+        )
 
     @property
     def floor_seconds(self) -> float:
-        """The epoch's FLOPs at the peak: no epoch can be faster (NaN without a peak)."""
-        return self.epoch.flops / (self.peak_gflops * 1e9) if self.peak_gflops else math.nan
+        """The epoch's FLOPs at the median peak: no epoch can be faster."""
+        return self.epoch.flops / (self.peak_gflops * 1e9)
 
 
 class _Stopwatch:
@@ -334,26 +358,25 @@ def _optimizer(name: str) -> Optimizer:
     raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
 
 
-def time_gemms(
-    batch_size: int,
-    dtype: DTypeLike = "float32",
-    *,
-    sizes: Sequence[int] = SIZES,
-    repeats: int = 5,
-    min_seconds: float = 0.05,
-    seed: int = 0,
-) -> Timing:
-    """Seconds for all the matrix products of one training step, alone, one after the other."""
+def _products(gemms: Sequence[Gemm], dtype: DTypeLike, seed: int) -> Callable[[], None]:
+    """A task computing ``gemms`` one after the other, on random operands made once."""
     rng = np.random.default_rng(seed)
-    gemms = network_gemms(batch_size, sizes)
     operands = [gemm.operands(dtype, rng) for gemm in gemms]
 
     def products() -> None:
         for a, b, c in operands:
             np.matmul(a, b, out=c)
 
-    seconds = time_call(products, repeats=repeats, min_seconds=min_seconds)
-    return Timing("GEMM", seconds, sum(gemm.flops for gemm in gemms))
+    return products
+
+
+def _seconds_per_call(task: Callable[[], object], min_seconds: float) -> float:
+    """Call ``task`` until ``min_seconds`` have passed (at least once); seconds per call."""
+    calls, start = 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - start < min_seconds:
+        task()
+        calls += 1
+    return (time.perf_counter() - start) / calls
 
 
 def epoch_cost(
@@ -366,7 +389,7 @@ def epoch_cost(
     optimizer: str = "sgd",
     dropout: float = 0.0,
     label_smoothing: float = 0.0,
-    peak_gflops: float | None = None,
+    square: int = 2048,
     sizes: Sequence[int] = SIZES,
     seed: int = 0,
 ) -> EpochCost:
@@ -375,7 +398,9 @@ def epoch_cost(
     The data are uniform random pixels in [0, 1) and random labels: the speed of the
     arithmetic does not depend on the values. ``fit`` runs one more epoch first, to warm up,
     which is not counted. The two calls ``fit`` makes per step, ``model._loss_and_grads`` and
-    ``optimizer.step``, are wrapped in stopwatches to see where a step's time goes.
+    ``optimizer.step``, are wrapped in stopwatches to see where a step's time goes; after
+    every epoch, a callback times the step's matrix products alone (for at least 20 ms) and
+    one ``square`` product, the peak (callbacks run outside the epoch's time).
 
     Parameters
     ----------
@@ -392,8 +417,8 @@ def epoch_cost(
         SGD with momentum 0.9, or Adam.
     dropout, label_smoothing : float
         As in :class:`nnscratch.model.MLP` and :func:`nnscratch.train.fit`.
-    peak_gflops : float, optional
-        The measured peak to compare with (see :func:`peak_gflops`).
+    square : int
+        The size of the square product that measures the peak.
     sizes : sequence of int
         The network's layer widths.
     seed : int
@@ -408,6 +433,16 @@ def epoch_cost(
     opt = _optimizer(optimizer)
     forward_backward = model._loss_and_grads = _Stopwatch(model._loss_and_grads)
     update = opt.step = _Stopwatch(opt.step)
+    step_gemms = network_gemms(batch_size, sizes)
+    products = _products(step_gemms, dtype, seed)
+    square_gemm = Gemm("square", square, square, square)
+    square_product = _products([square_gemm], dtype, seed)
+    gemm_seconds, square_seconds = [], []
+
+    def time_products(epoch: int, history: object) -> None:
+        gemm_seconds.append(_seconds_per_call(products, min_seconds=0.02))
+        square_seconds.append(_seconds_per_call(square_product, min_seconds=0.0))
+
     history = fit(
         model,
         x,
@@ -418,25 +453,29 @@ def epoch_cost(
         seed=seed,
         label_smoothing=label_smoothing,
         progress=False,
+        callbacks=[time_products],
     )
     scale = samples / measured
     epoch = Timing(
         "epoch", tuple(s * scale for s in history.seconds[1:]), epoch_flops(samples, sizes)
     )
-    step = [s / steps for s in history.seconds[1:]]
-    gemm = time_gemms(batch_size, dtype, sizes=sizes, repeats=epochs, seed=seed)
+    step = history.seconds[1:]
+    gemm = gemm_seconds[1:]
     fb = forward_backward.per_step(steps, skip=1)
     up = update.per_step(steps, skip=1)
     parts = {
-        "GEMM": gemm,
-        "forward/backward, not GEMM": Timing(
-            "forward/backward", tuple(s - gemm.median for s in fb)
+        "GEMM": Timing("GEMM", tuple(gemm), sum(g.flops for g in step_gemms)),
+        "rest of forward/backward": Timing(
+            "forward/backward", tuple(f - g for f, g in zip(fb, gemm, strict=True))
         ),
         "optimizer": Timing("optimizer", up),
-        "loop": Timing("loop", tuple(s - f - u for s, f, u in zip(step, fb, up, strict=True))),
+        "loop": Timing(
+            "loop", tuple(s / steps - f - u for s, f, u in zip(step, fb, up, strict=True))
+        ),
     }
+    peak = Timing("square", tuple(square_seconds[1:]), square_gemm.flops)
     return EpochCost(
-        batch_size, np.dtype(dtype).name, optimizer, samples, measured, epoch, parts, peak_gflops
+        batch_size, np.dtype(dtype).name, optimizer, samples, measured, epoch, peak, parts
     )
 
 
@@ -464,13 +503,13 @@ def format_epoch_table(costs: Sequence[EpochCost]) -> str:
     """Seconds per epoch (median, slowest-fastest), GFLOP/s, fraction of the peak, the floor."""
     lines = [
         f"{'batch':>5} {'dtype':<8} {'s/epoch':>8} {'(fastest-slowest)':<18} {'GFLOP/s':>8} "
-        f"{'of peak':>8} {'floor s':>8}"
+        f"{'peak':>6} {'of peak':>8} {'floor s':>8}"
     ]
     for c in costs:
         lines.append(
             f"{c.batch_size:>5} {c.dtype:<8} {c.epoch.median:8.3f} "
             f"{f'({c.epoch.fastest:.3f}-{c.epoch.slowest:.3f})':<18} {c.epoch.gflops:8.1f} "
-            f"{c.fraction_of_peak:8.0%} {c.floor_seconds:8.3f}"
+            f"{c.peak_gflops:6.0f} {c.fraction_of_peak:8.0%} {c.floor_seconds:8.3f}"
         )
     return "\n".join(lines)
 
@@ -478,14 +517,12 @@ def format_epoch_table(costs: Sequence[EpochCost]) -> str:
 def format_step_table(costs: Sequence[EpochCost]) -> str:
     """Per step, in milliseconds: the whole step and its parts (medians), and the GEMM share."""
     names = list(costs[0].parts)
-    header = f"{'batch':>5} {'dtype':<8} {'step':>7} " + " ".join(
-        f"{n.split(',')[0]:>16}" for n in names
-    )
+    header = f"{'batch':>5} {'dtype':<8} {'step':>7} " + " ".join(f"{n:>9}" for n in names)
     lines = [header + f" {'GEMM share':>10}   (ms per step)"]
     for c in costs:
-        parts = " ".join(f"{c.parts[n].median * 1e3:16.3f}" for n in names)
-        share = c.parts["GEMM"].median / c.step_seconds
+        parts = " ".join(f"{c.parts[n].median * 1e3:{max(9, len(n))}.3f}" for n in names)
         lines.append(
-            f"{c.batch_size:>5} {c.dtype:<8} {c.step_seconds * 1e3:7.3f} {parts} {share:10.0%}"
+            f"{c.batch_size:>5} {c.dtype:<8} {c.step_seconds * 1e3:7.3f} {parts} "
+            f"{c.gemm_share:10.0%}"
         )
     return "\n".join(lines)

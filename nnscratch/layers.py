@@ -4,8 +4,8 @@ Each layer caches in ``forward`` only what its ``backward`` needs, and ``backwar
 gradient of the loss with respect to the layer's output into the gradient with respect to its
 input. The layers trust their inputs (the model checks them once) and work on whole batches,
 with no loop over samples. Where an array is not needed any more they overwrite it rather than
-allocate a new one: ``ReLU.forward`` writes into its input, the backward passes of ``ReLU`` and
-``Dropout`` into the gradient they are given, and the loss turns its cached probabilities
+allocate a new one: the forward passes of ``ReLU`` and ``Dropout`` write into their input, their
+backward passes into the gradient they are given, and the loss turns its cached probabilities
 into its gradient.
 """
 
@@ -94,7 +94,8 @@ class Dropout:
         self.mask: Floats | None = None
 
     def forward(self, a: Floats, rng: np.random.Generator | None = None) -> Floats:
-        """Training mode when ``rng`` is given: draw a keep-mask from it and apply it.
+        """Training mode when ``rng`` is given: draw a keep-mask from it and apply it to ``a``,
+        in place.
 
         Without ``rng`` (evaluation), or with ``p == 0``, return ``a`` itself and draw nothing.
         """
@@ -102,9 +103,9 @@ class Dropout:
             self.mask = None
             return a
         keep = rng.random(a.shape, dtype=a.dtype) >= self.p
-        self.mask = keep.astype(a.dtype)
-        self.mask /= 1 - self.p
-        return a * self.mask
+        self.mask = np.divide(keep, 1 - self.p, dtype=a.dtype)  # 1 / (1 - p) if kept, else 0
+        a *= self.mask
+        return a
 
     def backward(self, d: Floats) -> Floats:
         """Return ``d * mask`` (written into ``d``), or ``d`` when forward dropped nothing."""

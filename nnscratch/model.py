@@ -80,6 +80,7 @@ class MLP:
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
         self._relus = [ReLU() for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
+        self._last_logits: Floats | None = None  # of the last training batch, set by the step
 
     def __repr__(self) -> str:
         return f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout})"
@@ -143,7 +144,8 @@ class MLP:
     ) -> tuple[float, dict[str, Floats]]:
         """:meth:`loss_and_grads` without any check: for a training loop that checked its data."""
         loss_layer = SoftmaxCrossEntropy(label_smoothing)
-        loss = loss_layer.forward(self._forward(x, rng), y_int)
+        self._last_logits = self._forward(x, rng)  # the training loop counts hits from them
+        loss = loss_layer.forward(self._last_logits, y_int)
         delta = loss_layer.backward()
         hidden = zip(self._linears[1:], self._relus, self._dropouts, strict=True)
         for linear, relu, dropout in reversed(list(hidden)):

@@ -90,7 +90,7 @@ def test_epoch_cost_runs_fit_and_splits_the_step(optimizer):
         optimizer=optimizer,
         dropout=0.2,
         label_smoothing=0.1,
-        peak_gflops=1.0,
+        square=16,
         sizes=TINY,
     )
     assert (cost.batch_size, cost.dtype, cost.samples, cost.measured_samples) == (
@@ -101,10 +101,18 @@ def test_epoch_cost_runs_fit_and_splits_the_step(optimizer):
     )
     assert cost.steps == 8 and len(cost.epoch.seconds) == 2
     assert cost.epoch.flops == bench.epoch_flops(64, TINY)
-    assert list(cost.parts) == ["GEMM", "forward/backward, not GEMM", "optimizer", "loop"]
+    assert list(cost.parts) == ["GEMM", "rest of forward/backward", "optimizer", "loop"]
     assert all(len(part.seconds) == 2 for part in cost.parts.values())
-    assert cost.floor_seconds == cost.epoch.flops / 1e9
-    assert cost.fraction_of_peak == pytest.approx(cost.epoch.gflops)
+    assert len(cost.peak.seconds) == 2 and cost.peak.flops == 2 * 16**3
+    assert cost.floor_seconds == pytest.approx(cost.epoch.flops / (cost.peak_gflops * 1e9))
+    epoch, peak = cost.epoch.seconds, cost.peak.seconds
+    assert cost.fractions_of_peak == pytest.approx(
+        [(cost.epoch.flops / e) / (2 * 16**3 / p) for e, p in zip(epoch, peak, strict=True)]
+    )
+    steps = [s / cost.steps for s in epoch]
+    assert cost.gemm_share == pytest.approx(
+        np.median([g / s for g, s in zip(cost.parts["GEMM"].seconds, steps, strict=True)])
+    )
     for table in (bench.format_epoch_table([cost]), bench.format_step_table([cost])):
         assert len(table.splitlines()) == 2
 
@@ -114,9 +122,10 @@ def test_epoch_cost_refuses_an_unknown_optimizer():
         bench.epoch_cost(8, samples=16, optimizer="lbfgs", sizes=TINY)
 
 
-def test_without_a_peak_the_fraction_and_floor_are_nan():
-    cost = bench.epoch_cost(8, "float64", epochs=1, samples=16, sizes=TINY)
-    assert np.isnan(cost.fraction_of_peak) and np.isnan(cost.floor_seconds)
+def test_the_loop_part_is_the_rest_of_the_step():
+    cost = bench.epoch_cost(8, "float64", epochs=1, samples=16, square=16, sizes=TINY)
+    parts = sum(part.seconds[0] for part in cost.parts.values())
+    assert parts == pytest.approx(cost.epoch.seconds[0] / cost.steps)
 
 
 def test_inference_time_times_predict():

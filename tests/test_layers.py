@@ -81,9 +81,20 @@ def test_dropout_scales_kept_entries_and_backward_uses_the_same_mask():
 
 def test_dropout_same_seed_same_mask():
     a = np.random.default_rng(2).random((10, 10))
-    first = Dropout(0.5).forward(a, np.random.default_rng(3))
-    assert_array_equal(Dropout(0.5).forward(a, np.random.default_rng(3)), first)
-    assert not np.array_equal(Dropout(0.5).forward(a, np.random.default_rng(4)), first)
+    first = Dropout(0.5).forward(a.copy(), np.random.default_rng(3))
+    assert_array_equal(Dropout(0.5).forward(a.copy(), np.random.default_rng(3)), first)
+    assert not np.array_equal(Dropout(0.5).forward(a.copy(), np.random.default_rng(4)), first)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_works_in_place_with_the_mask_of_its_dtype(dtype):
+    a = np.random.default_rng(2).random((10, 10)).astype(dtype)
+    keep = np.random.default_rng(3).random(a.shape, dtype=dtype) >= 0.3
+    expected = a * (keep.astype(dtype) / dtype(0.7))  # the mask first, then the product
+    layer = Dropout(0.3)
+    out = layer.forward(a, np.random.default_rng(3))
+    assert out is a and out.dtype == dtype and layer.mask.dtype == dtype
+    assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, np.nan])
