@@ -11,6 +11,8 @@ into its gradient.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -102,8 +104,7 @@ class Dropout:
         if rng is None or self.p == 0:
             self.mask = None
             return a
-        keep = rng.random(a.shape, dtype=a.dtype) >= self.p
-        self.mask = np.divide(keep, 1 - self.p, dtype=a.dtype)  # 1 / (1 - p) if kept, else 0
+        self.mask = _scaled_keep_mask(a.shape, self.p, rng, a.dtype)
         a *= self.mask
         return a
 
@@ -152,6 +153,30 @@ class SoftmaxCrossEntropy:
         _subtract_target(delta, self.target, self.label_smoothing)
         delta /= len(delta)
         return delta
+
+
+def _scaled_keep_mask(
+    shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype: np.dtype
+) -> Floats:
+    """A mask of ``shape``: ``1 / (1 - p)`` where an entry is kept, 0 where it is dropped.
+
+    Each entry is dropped with probability ``p`` (rounded to a multiple of ``2**-32``): when
+    32 random bits, read as an unsigned integer, fall below ``p * 2**32``. The bits come
+    straight from the generator's bit generator, which is about three times faster than
+    ``rng.random`` (no conversion to floating point) and just as reproducible.
+    """
+    threshold = np.uint32(min(round(p * 2**32), 2**32 - 1))
+    return np.divide(
+        _random_bits(rng, math.prod(shape)).reshape(shape) >= threshold, 1 - p, dtype=dtype
+    )
+
+
+def _random_bits(rng: np.random.Generator, size: int) -> NDArray[np.uint32]:
+    """``size`` independent uniformly random 32-bit unsigned integers drawn from ``rng``."""
+    generator = rng.bit_generator
+    if isinstance(generator, np.random.MT19937):  # its raw values hold 32 random bits each
+        return generator.random_raw(size).astype(np.uint32)
+    return generator.random_raw((size + 1) // 2).view(np.uint32)[:size]  # 64 bits each
 
 
 def _check_dropout(p: float) -> float:

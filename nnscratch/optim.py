@@ -21,7 +21,7 @@ step ``step`` (counted from 0) out of ``total_steps``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,10 +110,14 @@ class Optimizer:
                     f"{param.dtype} like the parameter, got {grad.shape} and {grad.dtype}"
                 )
             state = self._state(name, param)
-            self._update(param, self._decayed(param, grad, state), state)
+            grad = self._decayed(param, grad, state)
+            kept = (state[key] for key in ("scratch", *self._state_names()))
+            for block in _blocks(param, grad, *kept):
+                self._update(*block)
 
-    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
-        """Apply one update to ``param`` given its (weight-decayed) gradient and its state."""
+    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
+        """Apply one update to ``param`` given its (weight-decayed) gradient, a scratch buffer
+        and the arrays named by :meth:`_state_names`, in that order (all of one shape)."""
         raise NotImplementedError
 
     def _state_names(self) -> tuple[str, ...]:
@@ -192,12 +196,11 @@ class SGD(Optimizer):
     def _state_names(self) -> tuple[str, ...]:
         return ("velocity",) if self.momentum > 0 else ()
 
-    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
-        scratch = state["scratch"]
+    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
         if self.momentum == 0:
             param -= np.multiply(grad, self.lr, out=scratch)
             return
-        velocity = state["velocity"]
+        velocity = state[0]
         velocity *= self.momentum
         velocity += grad
         if self.nesterov:
@@ -258,9 +261,9 @@ class Adam(Optimizer):
     def _state_names(self) -> tuple[str, ...]:
         return ("m", "v")
 
-    def _update(self, param: Floats, grad: Floats, state: dict[str, Floats]) -> None:
+    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
         beta1, beta2 = self.betas
-        m, v, scratch = state["m"], state["v"], state["scratch"]
+        m, v = state[:2]
         m *= beta1
         m += grad
         v *= beta2
@@ -383,6 +386,25 @@ class CosineSchedule:
             f"CosineSchedule(lr={self.lr!r}, warmup_steps={self.warmup_steps!r}, "
             f"final_lr={self.final_lr!r})"
         )
+
+
+BLOCK = 1 << 16
+"""Elements per block of an update: a block of each array it touches stays in the cache."""
+
+
+def _blocks(*arrays: Floats) -> Iterator[tuple[Floats, ...]]:
+    """The same consecutive blocks of :data:`BLOCK` elements of ``arrays``, as views.
+
+    An update makes several passes over its arrays; done block by block, every pass after the
+    first finds its block in the core's cache instead of main memory. Arrays of one shape that
+    are not all C-contiguous cannot be cut into flat views: they come whole, as one block.
+    """
+    if not all(a.flags.c_contiguous for a in arrays):
+        yield arrays
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, flat[0].size, BLOCK):
+        yield tuple(a[start : start + BLOCK] for a in flat)
 
 
 def _check_positive(value: float, name: str) -> float:

@@ -89,12 +89,20 @@ def test_dropout_same_seed_same_mask():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_works_in_place_with_the_mask_of_its_dtype(dtype):
     a = np.random.default_rng(2).random((10, 10)).astype(dtype)
-    keep = np.random.default_rng(3).random(a.shape, dtype=dtype) >= 0.3
+    bits = np.random.default_rng(3).bit_generator.random_raw(50).view(np.uint32)  # 100 draws
+    keep = bits.reshape(a.shape) >= round(0.3 * 2**32)
     expected = a * (keep.astype(dtype) / dtype(0.7))  # the mask first, then the product
     layer = Dropout(0.3)
     out = layer.forward(a, np.random.default_rng(3))
     assert out is a and out.dtype == dtype and layer.mask.dtype == dtype
     assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_dropout_drops_at_the_rate_p_with_any_bit_generator(bit_generator):
+    rng = np.random.Generator(bit_generator(5))
+    out = Dropout(0.5).forward(np.ones((300, 333)), rng)  # 99,900 draws, an odd number
+    assert abs((out == 0).mean() - 0.5) < 0.01  # MT19937 read as 64-bit halves: 0.75
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, np.nan])

@@ -103,6 +103,36 @@ def test_adam_matches_the_textbook_algorithm_over_several_steps():
         np.testing.assert_allclose(params[k], expected[k], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("block", [1, 4, 7, 1000])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Adam(0.1, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+        lambda: SGD(0.1),
+    ],
+)
+def test_updates_block_by_block_equal_the_whole_update(monkeypatch, make, block):
+    """Blocks that divide the arrays or not, smaller or larger than them; a strided parameter."""
+    rng = np.random.default_rng(1)
+    start = {"W": rng.standard_normal((5, 3)), "b": rng.standard_normal(3)}
+    grads = [{k: rng.standard_normal(p.shape) for k, p in start.items()} for _ in range(3)]
+    strided = {"W": np.zeros((5, 6))[:, ::2], "b": np.zeros(3)}  # not C-contiguous: one block
+    results = []
+    for size, params in [(10**9, {}), (block, {}), (block, strided)]:
+        monkeypatch.setattr(ns.optim, "BLOCK", size)
+        for k, p in start.items():
+            params[k] = params.get(k, np.empty_like(p))
+            params[k][...] = p
+        optimizer = make()
+        for g in grads:
+            optimizer.step(params, g)
+        results.append(params)
+    for params in results[1:]:
+        for k in start:
+            np.testing.assert_array_equal(params[k], results[0][k])
+
+
 def test_sgd_momentum_and_nesterov_by_hand():
     g1, g2 = np.array([1.0]), np.array([3.0])
     lr, mu = 0.1, 0.5
