@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-book
 	$(BIN)/python benchmarks/epoch.py
 	$(BIN)/python benchmarks/jacobian_cost.py
 	$(BIN)/python benchmarks/data_load.py
+	$(BIN)/python benchmarks/pytorch_compare.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
