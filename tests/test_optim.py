@@ -276,3 +276,33 @@ def test_schedules_refuse_steps_out_of_range():
         StepSchedule(0.1, step_size=1)(0, 0)
     with pytest.raises(ValueError, match="warmup_steps"):
         CosineSchedule(0.1, warmup_steps=10)(10, 10)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SGD(1.0, momentum=0.9), lambda: Adam(1.0, betas=(0.9, 0.9))]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_state_that_decays_never_turns_subnormal(make, dtype):
+    """One gradient, then zeros: unflushed, 0.9**k falls below float32's tiny at k = 835 and
+    the small entry (1e-30, or 1e-300 in float64) turns subnormal after about 175 steps."""
+    params = {"w": np.zeros(2, dtype)}
+    optimizer, tiny = make(), np.finfo(dtype).tiny
+    small = 1e-30 if dtype == np.float32 else 1e-300
+    optimizer.step(params, {"w": np.array([1.0, small], dtype)})
+    for _ in range(1000):
+        optimizer.step(params, {"w": np.zeros(2, dtype)})
+        for name in optimizer._state_names():
+            values = np.abs(optimizer.state["w"][name])
+            assert not np.any((values > 0) & (values < tiny))
+
+
+def test_flushing_zeroes_only_values_below_the_square_root_of_tiny():
+    optimizer = SGD(1.0, momentum=0.5)
+    params = {"w": np.zeros(3, np.float32)}
+    optimizer.step(params, {"w": np.array([1e-19, 1e-20, 1.0], np.float32)})
+    for _ in range(ns.optim.FLUSH_EVERY - 1):  # the last of these steps flushes
+        optimizer.step(params, {"w": np.zeros(3, np.float32)})
+    velocity = optimizer.state["w"]["velocity"]
+    decay = np.float32(0.5) ** (ns.optim.FLUSH_EVERY - 1)
+    assert velocity[0] == velocity[1] == 0  # 1e-19 * 0.5**63 is already below sqrt(tiny)
+    assert velocity[2] == pytest.approx(decay, rel=1e-5)  # the normal value is untouched
