@@ -370,15 +370,6 @@ def _products(gemms: Sequence[Gemm], dtype: DTypeLike, seed: int) -> Callable[[]
     return products
 
 
-def _seconds_per_call(task: Callable[[], object], min_seconds: float) -> float:
-    """Call ``task`` until ``min_seconds`` have passed (at least once); seconds per call."""
-    calls, start = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - start < min_seconds:
-        task()
-        calls += 1
-    return (time.perf_counter() - start) / calls
-
-
 def epoch_cost(
     batch_size: int,
     dtype: DTypeLike = "float32",
@@ -440,8 +431,8 @@ def epoch_cost(
     gemm_seconds, square_seconds = [], []
 
     def time_products(epoch: int, history: object) -> None:
-        gemm_seconds.append(_seconds_per_call(products, min_seconds=0.02))
-        square_seconds.append(_seconds_per_call(square_product, min_seconds=0.0))
+        gemm_seconds.append(time_call(products, repeats=1, min_seconds=0.02)[0])
+        square_seconds.append(time_call(square_product, repeats=1, min_seconds=0.0)[0])
 
     history = fit(
         model,
