@@ -36,6 +36,10 @@ _build/.static/mathjax/tex-chtml.js: node_modules/.package-lock.json
 # alone changed, every page is rebuilt, from the execution cache.
 STATIC_HASH = $(shell cat package-lock.json book/_static/* | sha256sum | cut -c1-16)
 
+# The "Try it" chapter writes the weights its page loads; a cached chapter does not run, so
+# when the file is missing the cache goes (Sphinx publishes _build/.static as _static).
+PAD_WEIGHTS = _build/.static/pad/weights.js
+
 # Sphinx does not re-read an unchanged chapter, so the saved doctrees go with the cache.
 book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 	@mkdir -p _build
@@ -45,6 +49,10 @@ book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 	fi
 	@if [ "$$(cat _build/.static-hash 2>/dev/null)" != "$(STATIC_HASH)" ]; then \
 		rm -rf _build/.doctrees; \
+	fi
+	@if [ -d _build/.jupyter_cache ] && [ ! -f $(PAD_WEIGHTS) ]; then \
+		echo "$(PAD_WEIGHTS) is missing: clearing the execution cache to write it again"; \
+		rm -rf _build/.jupyter_cache _build/.doctrees; \
 	fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "$(PKG_HASH)" > _build/.nnscratch-hash
