@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,9 +88,10 @@ def exported(server: str) -> tuple[ns.MLP, ns.MLP, dict]:  # noqa: F811 (the sha
 
 
 @contextlib.contextmanager
-def open_tab(browser, url: str) -> Iterator[Tab]:  # noqa: F811 (the shared fixture)
-    """Open ``url`` in a fresh context whose requests may reach 127.0.0.1 and files only."""
-    context = browser.new_context()
+def open_tab(browser, url: str, **options: object) -> Iterator[Tab]:  # noqa: F811
+    """Open ``url`` in a fresh context (with Playwright's ``options``) whose requests may
+    reach 127.0.0.1 and files only."""
+    context = browser.new_context(**options)
     context.set_default_timeout(TIMEOUT_MS)
     tab = Tab(context.new_page())
 
@@ -218,23 +220,41 @@ def test_prepare_refuses_a_blank_image_as_prepare_digit_does(tab: Tab) -> None:
     assert str(python_error.value).startswith("the image is blank")
 
 
-def draw(tab: Tab, strokes: list[list[tuple[float, float]]]) -> float:
-    """Draw ``strokes`` (points as shares of the pad's width and height) with the mouse; return
-    the milliseconds from the last pointerup event to the pad's setting `last`."""
+def draw(tab: Tab, strokes: list[list[tuple[float, float]]], device: str = "mouse") -> float:
+    """Draw ``strokes`` (points as shares of the pad's width and height) with the mouse or a
+    finger (touch events, through the Chrome DevTools Protocol); return the milliseconds from
+    the last pointerup event to the pad's setting `last`."""
     box = tab.page.locator("#nnscratch-pad .pad-canvas").bounding_box()
     tab.evaluate(WATCH_LAST)
-    mouse = tab.page.mouse
     for stroke in strokes:
         points = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in stroke]
-        mouse.move(*points[0])
-        mouse.down()
-        for point in points[1:]:
-            mouse.move(*point, steps=12)
-        mouse.up()
+        if device == "mouse":
+            mouse_stroke(tab.page.mouse, points)
+        else:
+            touch_stroke(tab.page.context.new_cdp_session(tab.page), points)
     times = tab.evaluate("() => window.padTimes")
     after = [t for t in times["sets"] if t >= times["ups"][-1]]
     assert after, f"the pad did not set `last` after the last stroke: {times}"
     return after[0] - times["ups"][-1]
+
+
+def mouse_stroke(mouse, points: list[tuple[float, float]], steps: int = 12) -> None:
+    mouse.move(*points[0])
+    mouse.down()
+    for point in points[1:]:
+        mouse.move(*point, steps=steps)
+    mouse.up()
+
+
+def touch_stroke(cdp, points: list[tuple[float, float]], steps: int = 12) -> None:
+    def touch(kind: str, x: float, y: float) -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+
+    touch("touchStart", *points[0])
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        for t in np.linspace(0, 1, steps + 1)[1:]:
+            touch("touchMove", x0 + t * (x1 - x0), y0 + t * (y1 - y0))
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 BAR = [[(0.5, 0.15), (0.5, 0.85)]]
@@ -262,6 +282,22 @@ def test_strokes_drawn_with_the_mouse_are_read(tab: Tab, strokes, digit, capsys)
         )
     assert tab.page.locator(".pad-unit").count() > 0  # the units behind the answer
     assert not tab.problems, "\n".join(tab.problems)
+
+
+def test_strokes_drawn_by_touch_are_read(browser, server: str, exported) -> None:  # noqa: F811
+    """A finger on a touch screen draws as the mouse does (pointer events of type touch)."""
+    with open_tab(browser, server + PAGE, has_touch=True) as tab:
+        tab.evaluate(
+            "() => { window.pointerTypes = [];"
+            " document.querySelector('.pad-canvas').addEventListener('pointerdown',"
+            " (e) => window.pointerTypes.push(e.pointerType)); }"
+        )
+        for strokes, digit in [(BAR, 1), (SEVEN, 7)]:
+            tab.page.locator(".pad-clear").click()
+            draw(tab, strokes, device="touch")
+            assert tab.evaluate("() => window.nnscratchPad.last.label") == digit
+        assert set(tab.evaluate("() => window.pointerTypes")) == {"touch"}
+        assert not tab.problems, "\n".join(tab.problems)
 
 
 def test_sample_is_read_as_python_reads_it(tab: Tab, exported) -> None:
