@@ -122,15 +122,17 @@ class Use:
     line: int
     name: str
     text: str
+    root: str | None = None  # the name the expression starts from, for an attribute
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.text}"
 
 
-def private_uses(tree: ast.AST, own: set[str], modules: dict[str, str]) -> Iterator[Use]:
-    """Private names of others used in ``tree``: imported from a package module, read from an
-    imported package module (``modules`` maps local names to them), or an attribute that is
-    not one of ``own``, the private names the code's own module defines."""
+def private_uses(tree: ast.AST, own: set[str], package_names: set[str]) -> Iterator[Use]:
+    """Private names of others used in ``tree``: imported from a package module, reached
+    through a name bound to the package (``package_names``: ``ns`` in ``ns.layers._x``, a
+    module, a class imported from it), or an attribute that is not one of ``own``, the
+    private names the code's own module defines."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (
             node.level or (node.module or "").startswith(NAME)
@@ -140,10 +142,31 @@ def private_uses(tree: ast.AST, own: set[str], modules: dict[str, str]) -> Itera
                     source = "." * node.level + (node.module or "")
                     yield Use(node.lineno, alias.name, f"from {source} import {alias.name}")
         elif isinstance(node, ast.Attribute) and is_private(node.attr):
-            target = node.value
-            through_module = isinstance(target, ast.Name) and target.id in modules
-            if through_module or node.attr not in own:
-                yield Use(node.lineno, node.attr, ast.unparse(node))
+            root = root_name(node)
+            if root in package_names or node.attr not in own:
+                yield Use(node.lineno, node.attr, ast.unparse(node), root)
+
+
+def root_name(node: ast.expr) -> str | None:
+    """The name an expression like ``ns.layers.Linear(...).x`` starts from (``ns``)."""
+    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def package_bindings(tree: ast.AST) -> set[str]:
+    """The names bound by imports of the package: ``import nnscratch as ns``, ``import
+    nnscratch.functional as F``, ``from nnscratch import bench``, ``from nnscratch.model
+    import MLP``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == NAME:
+                    names.add(alias.asname or NAME)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == NAME:
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
 
 
 def sorted_uses(uses: Iterator[Use]) -> list[Use]:
@@ -209,8 +232,8 @@ def test_imports_have_no_cycle():
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_private_name_of_another_module(name):
     module = MODULES[name]
-    aliases = {local: target for local, target in module.aliases.items() if target != name}
-    uses = [str(use) for use in sorted_uses(private_uses(module.tree, module.defined, aliases))]
+    others = {local for local, target in module.aliases.items() if target != name}
+    uses = [str(use) for use in sorted_uses(private_uses(module.tree, module.defined, others))]
     assert not uses, f"{module.path.relative_to(ROOT)} uses private names of other modules: {uses}"
 
 
@@ -222,7 +245,7 @@ def test_the_private_name_check_catches_each_form():
         "model._last_logits\n"
         "self._mine\n"
     )
-    found = sorted_uses(private_uses(code, {"_mine"}, {"L": "nnscratch.layers"}))
+    found = sorted_uses(private_uses(code, {"_mine"}, {"L"}))
     assert [(use.line, use.name) for use in found] == [
         (1, "_softmax"),
         (3, "_random_bits"),
@@ -251,11 +274,14 @@ CHAPTERS = sorted((ROOT / "book").glob("*.md"))
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[chapter.stem for chapter in CHAPTERS])
 def test_chapters_call_no_private_name(chapter):
+    cells = list(code_cells(chapter))
+    package = set().union(*(package_bindings(cell) for _, cell in cells))
     uses = [
         f"cell {number}, {use}"
-        for number, cell in code_cells(chapter)
-        for use in private_uses(cell, set(), {})
-        if use.name in PACKAGE_PRIVATE  # a chapter's own helpers may be private
+        for number, cell in cells
+        for use in private_uses(cell, set(), package)
+        # a chapter's own helpers may be private; reached from the package, nothing may be
+        if use.name in PACKAGE_PRIVATE or use.root in package
     ]
     assert not uses, f"{chapter.name} uses private names of nnscratch: {uses}"
 
@@ -263,14 +289,36 @@ def test_chapters_call_no_private_name(chapter):
 # --------------------------------------------------------------------------- the tests
 
 
-TESTS = sorted(ROOT.glob("tests/test_*.py"))
+TESTS = sorted((ROOT / "tests").rglob("test_*.py"))
 
 
-@pytest.mark.parametrize("test_file", TESTS, ids=[path.stem for path in TESTS])
+def mirrored_module(test_file: Path) -> Module | None:
+    """The module ``tests/[sub/]test_x.py`` tests: ``nnscratch.[sub.]x``, or the private
+    ``nnscratch._x`` (``test_checks.py`` tests ``_checks``)."""
+    parts = test_file.relative_to(ROOT / "tests").with_suffix("").parts
+    folders, stem = parts[:-1], parts[-1].removeprefix("test_")
+    for name in (stem, f"_{stem}"):
+        module = MODULES.get(".".join((NAME, *folders, name)))
+        if module is not None:
+            return module
+    return None
+
+
+@pytest.mark.parametrize(
+    "test_file", TESTS, ids=[str(path.relative_to(ROOT / "tests")) for path in TESTS]
+)
 def test_tests_use_only_their_own_module_private_names(test_file):
     """``tests/test_x.py`` tests ``nnscratch.x`` and may look inside it, and only inside it."""
     tree = ast.parse(test_file.read_text(encoding="utf-8"))
-    mirrored = MODULES.get(f"{NAME}.{test_file.stem.removeprefix('test_')}")
+    mirrored = mirrored_module(test_file)
     own = (mirrored.defined if mirrored else set()) | defined_private_names(tree)
-    uses = [str(use) for use in private_uses(tree, own, {}) if use.name in PACKAGE_PRIVATE]
+    uses = [str(use) for use in private_uses(tree, own, set()) if use.name in PACKAGE_PRIVATE]
     assert not uses, f"{test_file.name} uses private names of other modules: {uses}"
+
+
+def test_every_module_has_its_test_file():
+    """Packages (their ``__init__`` only re-exports) and ``__main__`` aside."""
+    tested = {module.name for module in map(mirrored_module, TESTS) if module is not None}
+    modules = {name for name, module in MODULES.items() if not module.is_package}
+    untested = sorted(modules - tested - {f"{NAME}.__main__"})
+    assert not untested, f"modules without a tests/test_<module>.py: {untested}"
