@@ -135,7 +135,8 @@ class Optimizer:
         (weight-decayed) gradient, a scratch buffer and the arrays named by
         :meth:`state_names`, in that order (all of one shape).
 
-        :meth:`step` calls it once per block of every parameter, with views of the blocks.
+        :meth:`Optimizer.step` calls it once per block of every parameter, with views of the
+        blocks.
         """
         raise NotImplementedError
 

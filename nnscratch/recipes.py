@@ -132,8 +132,8 @@ def train_recipe(
 
     Holds out ``recipe.validation_size`` images (a split seeded by ``seed``), builds
     ``MLP([784, *recipe.hidden, 10], seed=seed, ...)``, its optimizer and schedule, calls
-    :func:`fit` with ``seed``, and records in ``model.metadata`` the recipe, the preprocessing,
-    a summary of the history and the seed.
+    :func:`~nnscratch.train.fit` with ``seed``, and records in ``model.metadata`` the recipe,
+    the preprocessing, a summary of the history and the seed.
 
     Parameters
     ----------
@@ -148,7 +148,7 @@ def train_recipe(
     progress : bool
         Show progress bars.
     callbacks : iterable of callables, optional
-        Passed on to :func:`fit`.
+        Passed on to :func:`~nnscratch.train.fit`.
 
     Returns
     -------

@@ -102,7 +102,8 @@ class History:
         return len(self.train_loss)
 
     def summary(self) -> dict[str, Any]:
-        """The final figures as a JSON-able dict (what :func:`train_recipe` stores in a model)."""
+        """The final figures as a JSON-able dict, which
+        :func:`nnscratch.recipes.train_recipe` stores in the model."""
         last = {
             name: getattr(self, name)[-1] if getattr(self, name) else None
             for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")

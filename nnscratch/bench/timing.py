@@ -7,12 +7,9 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
-
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
 
 
 def machine_description() -> str:
@@ -86,18 +83,18 @@ def time_call(
     return tuple(seconds)
 
 
-class Stopwatch(Generic[Params, Result]):
+class Stopwatch:
     """Wraps a callable, recording the seconds spent in each call.
 
     A stopwatch is called like the function it wraps, so it can stand in for it wherever a
     callable is accepted (e.g. the ``step`` of :func:`nnscratch.train.fit`).
     """
 
-    def __init__(self, function: Callable[Params, Result]) -> None:
+    def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
         self.seconds: list[float] = []
 
-    def __call__(self, *args: Params.args, **kwargs: Params.kwargs) -> Result:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         result = self.function(*args, **kwargs)
         self.seconds.append(time.perf_counter() - start)
