@@ -20,7 +20,7 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 
 # The execution cache cannot see changes in nnscratch: when a hash of the package's source
 # differs from the one recorded at the last build, the cache is cleared first.
-PKG_HASH = $(shell cat pyproject.toml nnscratch/*.py | sha256sum | cut -c1-16)
+PKG_HASH = $(shell cat pyproject.toml nnscratch/*.py nnscratch/*/*.py | sha256sum | cut -c1-16)
 
 # The site serves its own MathJax (no CDN): the npm package pinned by package-lock.json,
 # whose es5 folder is staged in _build/.static/mathjax and published as _static/mathjax.
@@ -71,6 +71,7 @@ bench: $(VENV)/.installed-book
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf _build

@@ -30,14 +30,14 @@ import base64
 import hashlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import as_labels
+from ._checks import as_labels, check_choice
+from ._files import atomic_write
 from .model import MLP
 
 __all__ = [
@@ -186,7 +186,7 @@ def script_text(
     }
     if (sample_images is None) != (sample_labels is None):
         raise ValueError("sample_images and sample_labels go together: give both or neither")
-    if sample_images is not None:
+    if sample_images is not None and sample_labels is not None:
         content["samples"] = _encoded_samples(sample_images, sample_labels, model.sizes[0])
     return _HEADER + _ASSIGNMENT + json.dumps(content, allow_nan=False) + ";\n"
 
@@ -211,14 +211,8 @@ def export_model(
         model_file, encoding=encoding, sample_images=sample_images, sample_labels=sample_labels
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:  # a new file: the umask applies
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        file.write(text.encode("utf-8"))
 
 
 def load_export(path: str | os.PathLike[str]) -> tuple[MLP, dict[str, Any]]:
@@ -261,11 +255,10 @@ def load_export(path: str | os.PathLike[str]) -> tuple[MLP, dict[str, Any]]:
 
 
 def _check_encoding(encoding: str) -> None:
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    check_choice(encoding, "encoding", ENCODINGS)
 
 
-def _scaled_int8(matrix: NDArray) -> tuple[NDArray[np.int8], list[float]]:
+def _scaled_int8(matrix: NDArray[np.floating]) -> tuple[NDArray[np.int8], list[float]]:
     """``q`` and ``scale`` with ``matrix[i, j] ~ q[i, j] * scale[j]``, |error| <= scale[j] / 2."""
     if matrix.ndim != 2:
         raise ValueError(f"int8 encoding scales the columns of a matrix, got shape {matrix.shape}")
