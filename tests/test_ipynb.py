@@ -56,7 +56,9 @@ def test_git_ignores_a_converted_chapter() -> None:
 def test_the_build_leaves_out_a_converted_chapter(tmp_path: Path) -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    for folder in ("book", "tools"):  # the chapters, and the build's local extension
+        ignore = shutil.ignore_patterns("*.ipynb", "__pycache__")
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=ignore)
     subprocess.run(
         [sys.executable, "-m", "jupytext", "--to", "ipynb", f"{CONVERTED}.md"],
         cwd=tmp_path,
