@@ -133,7 +133,7 @@ html, body, .bd-container, .bd-container__inner, .bd-main, .bd-content, .bd-arti
 .pdf-chapter { break-before: page; }
 figure, img, .cell_output, mjx-container[display="true"] { break-inside: avoid; }
 h1, h2, h3, h4 { break-after: avoid; }
-pre { white-space: pre-wrap !important; overflow: visible !important; }
+pre { white-space: pre-wrap !important; overflow: visible !important; font-size: 0.8em; }
 """
 
 FOOTER = (
