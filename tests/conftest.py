@@ -11,6 +11,8 @@ in the steps after the build (``NNSCRATCH_REQUIRE=site`` after ``make book``, ``
 """
 
 import contextlib
+import functools
+import http.server
 import json
 import os
 import secrets
@@ -23,6 +25,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_mnist import FakeDataSet, Handler, Server, fake_arrays
@@ -35,6 +38,18 @@ REQUIRE_VARIABLE = "NNSCRATCH_REQUIRE"
 SITE = ROOT / "_build" / "html"
 PDF = ROOT / "_build" / "pdf" / "nnscratch.pdf"
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOST = "127.0.0.1"
+TIMEOUT_MS = 60_000  # what a page may take to load and settle in the browser tests
 
 
 def _unavailable(artefact: str, message: str) -> None:
@@ -110,6 +125,37 @@ def chromium() -> Path:
     if not CHROMIUM.is_file():
         _unavailable("site", f"{CHROMIUM} is missing: apt-get install chromium")
     return CHROMIUM
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output free of one line per request."""
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    """Serve the built book on 127.0.0.1 at an ephemeral port; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{HOST}:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Any]:
+    """Debian's Chromium, headless, with background networking off (Playwright's Browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

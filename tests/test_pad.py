@@ -1,13 +1,13 @@
 """The drawing pad of the "Try it" chapter, in the real browser.
 
-Opens ``_build/html/book/try.html`` in headless Chromium (served from 127.0.0.1 as in
-``test_site.py``, whose server and browser fixtures it shares, and from a ``file://`` URL)
-and checks the page's JavaScript against the package: ``window.nnscratchPad.predict``
-against ``MLP.predict`` with the exported model and against the float32 model it was
-exported from, ``prepare`` against ``nnscratch.images.prepare_digit``, and strokes drawn
-with the mouse against the digits they draw. Measured figures (largest differences, the time
-from the last stroke event to the answer) are printed for the record, never asserted as
-durations.
+Opens ``_build/html/book/try.html`` in headless Chromium (served from 127.0.0.1 with the
+site server and browser fixtures of conftest, as ``test_site.py`` does, and from a
+``file://`` URL) and checks the page's JavaScript against the package:
+``window.nnscratchPad.predict`` against ``MLP.predict`` with the exported model and against
+the float32 model it was exported from, ``prepare`` against
+``nnscratch.images.prepare_digit``, and strokes drawn with the mouse against the digits they
+draw. Measured figures (largest differences, the time from the last stroke event to the
+answer) are printed for the record, never asserted as durations.
 
 Needs ``make book`` first (the site, the exported weights and the model file they came
 from) and the real MNIST; skips without them as the site test does.
@@ -25,16 +25,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from conftest import HOST, ROOT, SITE, TIMEOUT_MS
 from PIL import Image
-from test_site import HOST, HTML, ROOT, TIMEOUT_MS, browser, server  # noqa: F401 (fixtures)
 
 import nnscratch as ns
 from nnscratch import export
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 PAGE = "book/try.html"
-WEIGHTS = HTML / "_static" / "pad" / "weights.js"
+WEIGHTS = SITE / "_static" / "pad" / "weights.js"
 MODELS = ROOT / "_build" / "models"
 PROBABILITY_TOLERANCE = 1e-3  # the page against the float32 model
 PIXEL_TOLERANCE = 1e-6  # the page's prepare against prepare_digit
@@ -70,7 +70,7 @@ class Tab:
 
 
 @pytest.fixture(scope="module")
-def exported(server: str) -> tuple[ns.MLP, ns.MLP, dict]:  # noqa: F811 (the shared fixture)
+def exported(site_url: str) -> tuple[ns.MLP, ns.MLP, dict]:
     """The page's model (decoded from the published weights), the float32 model it was
     exported from, and the file's content; skips, as the site test does, without the site."""
     if not WEIGHTS.is_file():
@@ -88,7 +88,7 @@ def exported(server: str) -> tuple[ns.MLP, ns.MLP, dict]:  # noqa: F811 (the sha
 
 
 @contextlib.contextmanager
-def open_tab(browser, url: str, **options: object) -> Iterator[Tab]:  # noqa: F811
+def open_tab(browser, url: str, **options: object) -> Iterator[Tab]:
     """Open ``url`` in a fresh context (with Playwright's ``options``) whose requests may
     reach 127.0.0.1 and files only."""
     context = browser.new_context(**options)
@@ -124,8 +124,8 @@ def open_tab(browser, url: str, **options: object) -> Iterator[Tab]:  # noqa: F8
 
 
 @pytest.fixture
-def tab(browser, server: str, exported) -> Iterator[Tab]:  # noqa: F811 (shared fixtures)
-    with open_tab(browser, server + PAGE) as opened:
+def tab(browser, site_url: str, exported) -> Iterator[Tab]:
+    with open_tab(browser, site_url + PAGE) as opened:
         yield opened
 
 
@@ -284,9 +284,9 @@ def test_strokes_drawn_with_the_mouse_are_read(tab: Tab, strokes, digit, capsys)
     assert not tab.problems, "\n".join(tab.problems)
 
 
-def test_strokes_drawn_by_touch_are_read(browser, server: str, exported) -> None:  # noqa: F811
+def test_strokes_drawn_by_touch_are_read(browser, site_url: str, exported) -> None:
     """A finger on a touch screen draws as the mouse does (pointer events of type touch)."""
-    with open_tab(browser, server + PAGE, has_touch=True) as tab:
+    with open_tab(browser, site_url + PAGE, has_touch=True) as tab:
         tab.evaluate(
             "() => { window.pointerTypes = [];"
             " document.querySelector('.pad-canvas').addEventListener('pointerdown',"
@@ -317,9 +317,9 @@ def test_sample_is_read_as_python_reads_it(tab: Tab, exported) -> None:
     assert not tab.problems, "\n".join(tab.problems)
 
 
-def test_the_page_works_from_a_file_url(browser, exported) -> None:  # noqa: F811
+def test_the_page_works_from_a_file_url(browser, exported) -> None:
     """Opened as a file, the page loads its weights (a script tag) and reads a drawing."""
-    url = (HTML / PAGE).resolve().as_uri()
+    url = (SITE / PAGE).resolve().as_uri()
     with open_tab(browser, url) as tab:
         assert draw(tab, BAR) >= 0
         assert tab.evaluate("() => window.nnscratchPad.last.label") == 1

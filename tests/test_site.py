@@ -12,33 +12,19 @@ Needs ``make book`` first: without ``_build/html`` (or Chromium) the tests skip,
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import HOST, SITE, TIMEOUT_MS
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-HOST = "127.0.0.1"
+HTML = SITE
 SEARCH_TERM = "softmax"
-TIMEOUT_MS = 60_000
 
 # Runs in the page once it has loaded: waits for MathJax and the images, then reports what
 # a reader would see. `.math` is the class Sphinx gives every formula it hands to MathJax.
@@ -95,11 +81,6 @@ class Tally:
     blocked: list[str] = field(default_factory=list)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output free of one line per request."""
-
-
 def _pages() -> list[str]:
     """Every HTML page of the build, as paths relative to ``_build/html``."""
     return sorted(
@@ -118,32 +99,6 @@ def _is_notebook(page: str) -> bool:
 def _redirects(page: str) -> bool:
     """Whether the page only sends the reader elsewhere (the root index.html does)."""
     return 'http-equiv="refresh"' in (HTML / page).read_text(encoding="utf-8").lower()
-
-
-@pytest.fixture(scope="module")
-def server(built_site: Path) -> Iterator[str]:
-    """Serve ``_build/html`` on 127.0.0.1 at an ephemeral port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
-    httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{HOST}:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[object]:
-    """Debian's Chromium, headless, with background networking off."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -218,11 +173,11 @@ def _check_page(context, base: str, page: str, tally: Tally) -> list[str]:
     return problems
 
 
-def test_every_page_renders_offline(server: str, context, tally: Tally, capsys) -> None:
+def test_every_page_renders_offline(site_url: str, context, tally: Tally, capsys) -> None:
     """Math, images, fonts, downloads and console on every page, with nothing from outside."""
     pages = _pages()
     assert pages, f"no HTML pages under {HTML}"
-    problems = {page: _check_page(context, server, page, tally) for page in pages}
+    problems = {page: _check_page(context, site_url, page, tally) for page in pages}
     problems = {page: found for page, found in problems.items() if found}
     with capsys.disabled():
         print(
@@ -236,10 +191,10 @@ def test_every_page_renders_offline(server: str, context, tally: Tally, capsys) 
     assert tally.formulas > 0, "no formula rendered anywhere: is MathJax loaded?"
 
 
-def test_search_finds_the_term(server: str, context, tally: Tally) -> None:
+def test_search_finds_the_term(site_url: str, context, tally: Tally) -> None:
     """The search page, run offline from the local search index, finds SEARCH_TERM."""
     tab = context.new_page()
-    tab.goto(f"{server}search.html?q={SEARCH_TERM}", wait_until="load")
+    tab.goto(f"{site_url}search.html?q={SEARCH_TERM}", wait_until="load")
     tab.wait_for_function(
         "() => document.querySelector('#search-results')?.textContent.includes('Search finished')"
     )
