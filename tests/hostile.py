@@ -1,0 +1,419 @@
+"""Hostile inputs for the three parsers a stranger's bytes reach: model files, IDX files (raw
+or gzip) and images.
+
+Shared by tests/test_modelfile.py, test_model.py, test_idx.py, test_data.py and
+test_images.py:
+
+- zip records rewritten field by field (:func:`edit_central`, :func:`edit_local`,
+  :func:`forge_zip64_sizes`, :func:`edit_npy_header`), to craft damaged model files;
+- :func:`mutations`, the Hypothesis strategy of the fuzz tests: bit flips, truncations, bytes
+  overwritten, and header fields (zip, ``.npy``, IDX, gzip, PNG) set to forged values;
+- :class:`Worker`, a process that parses files under a memory ceiling (``RLIMIT_AS``), so that
+  an attempted huge allocation fails the test instead of the machine, and that reports what
+  came out: a result, a documented refusal, or anything else (a crash).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import traceback
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+# --------------------------------------------------------------------------- zip records
+
+# The fixed parts of a zip's records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16), as zipfile reads them.
+LOCAL = struct.Struct("<4s2B4HL2L2H")
+LOCAL_FIELDS = [
+    "signature",
+    "version",
+    "system",
+    "flags",
+    "method",
+    "time",
+    "date",
+    "crc",
+    "compressed_size",
+    "size",
+    "name_length",
+    "extra_length",
+]
+CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+CENTRAL_FIELDS = [
+    "signature",
+    "made_version",
+    "made_system",
+    "version",
+    "system",
+    "flags",
+    "method",
+    "time",
+    "date",
+    "crc",
+    "compressed_size",
+    "size",
+    "name_length",
+    "extra_length",
+    "comment_length",
+    "disk",
+    "internal_attributes",
+    "external_attributes",
+    "offset",
+]
+END = struct.Struct("<4s4H2LH")
+END_FIELDS = [
+    "signature",
+    "disk",
+    "directory_disk",
+    "disk_entries",
+    "entries",
+    "size",
+    "offset",
+    "comment_length",
+]
+
+
+@dataclass
+class CentralRecord:
+    fields: dict[str, Any]
+    name: bytes
+    extra: bytes
+    comment: bytes
+
+    def pack(self) -> bytes:
+        self.fields |= {
+            "name_length": len(self.name),
+            "extra_length": len(self.extra),
+            "comment_length": len(self.comment),
+        }
+        values = [self.fields[name] for name in CENTRAL_FIELDS]
+        return CENTRAL.pack(*values) + self.name + self.extra + self.comment
+
+
+def central_directory(data: bytes) -> tuple[list[CentralRecord], dict[str, Any]]:
+    """The central directory records and the end record of a zip without a comment."""
+    end = dict(zip(END_FIELDS, END.unpack_from(data, len(data) - END.size), strict=True))
+    records, at = [], end["offset"]
+    for _ in range(end["entries"]):
+        fields = dict(zip(CENTRAL_FIELDS, CENTRAL.unpack_from(data, at), strict=True))
+        at += CENTRAL.size
+        lengths = fields["name_length"], fields["extra_length"], fields["comment_length"]
+        pieces = []
+        for length in lengths:
+            pieces.append(data[at : at + length])
+            at += length
+        records.append(CentralRecord(fields, *pieces))
+    return records, end
+
+
+def with_central_directory(data: bytes, records: Sequence[CentralRecord]) -> bytes:
+    """``data`` with its central directory (and end record) rebuilt from ``records``."""
+    _, end = central_directory(data)
+    directory = b"".join(record.pack() for record in records)
+    end |= {"entries": len(records), "disk_entries": len(records), "size": len(directory)}
+    return data[: end["offset"]] + directory + END.pack(*(end[name] for name in END_FIELDS))
+
+
+def edit_central(data: bytes, entry: str, **changes: Any) -> bytes:
+    """Set fields of ``entry``'s central directory record (``extra=`` replaces its extra)."""
+    records, _ = central_directory(data)
+    for record in records:
+        if record.name.decode() == entry:
+            record.extra = changes.pop("extra", record.extra)
+            record.fields |= changes
+    return with_central_directory(data, records)
+
+
+def local_offset(data: bytes, entry: str) -> int:
+    records, _ = central_directory(data)
+    return next(r.fields["offset"] for r in records if r.name.decode() == entry)
+
+
+def edit_local(data: bytes, entry: str, **changes: Any) -> bytes:
+    """Set fields of ``entry``'s local header, in place (its name and extra keep their length)."""
+    at = local_offset(data, entry)
+    fields = dict(zip(LOCAL_FIELDS, LOCAL.unpack_from(data, at), strict=True)) | changes
+    out = bytearray(data)
+    LOCAL.pack_into(out, at, *(fields[name] for name in LOCAL_FIELDS))
+    return bytes(out)
+
+
+def data_offset(data: bytes, entry: str) -> int:
+    """Where ``entry``'s (compressed) data starts."""
+    at = local_offset(data, entry)
+    fields = dict(zip(LOCAL_FIELDS, LOCAL.unpack_from(data, at), strict=True))
+    return at + LOCAL.size + fields["name_length"] + fields["extra_length"]
+
+
+def forge_zip64_sizes(data: bytes, entry: str, size: int, compressed_size: int) -> bytes:
+    """Declare ``entry``'s sizes in a zip64 extra field of its central record (the 32-bit
+    fields set to 0xFFFFFFFF, as for a real file over 4 GiB)."""
+    zip64 = struct.pack("<HHQQ", 0x0001, 16, size, compressed_size)
+    return edit_central(
+        data, entry, size=0xFFFFFFFF, compressed_size=0xFFFFFFFF, version=45, extra=zip64
+    )
+
+
+def edit_npy_header(data: bytes, entry: str, text: str) -> bytes:
+    """Replace the ``.npy`` header dictionary of a stored ``entry`` by ``text``, padded to the
+    same length (the entry's CRC is left as it was)."""
+    start = data_offset(data, entry) + 10  # magic, version, header length (format 1.0)
+    end = data.index(b"\n", start)
+    if len(text) > end - start:
+        raise ValueError(f"{text!r} does not fit in {end - start} bytes")
+    return data[:start] + text.ljust(end - start).encode("latin-1") + data[end:]
+
+
+def deflated(data: bytes) -> bytes:
+    """The same zip with every entry deflated (as ``numpy.savez_compressed`` writes)."""
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def recrc(data: bytes, entry: str) -> bytes:
+    """Make the CRC fields of a stored ``entry`` agree with its bytes again."""
+    records, _ = central_directory(data)
+    record = next(r for r in records if r.name.decode() == entry)
+    start = data_offset(data, entry)
+    crc = zlib.crc32(data[start : start + record.fields["compressed_size"]])
+    return edit_local(edit_central(data, entry, crc=crc), entry, crc=crc)
+
+
+def zip_field_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(offset, width) of every integer field of every zip record: the fields worth forging."""
+    spans = []
+    records, end = central_directory(data)
+    formats = {"B": 1, "H": 2, "L": 4}
+
+    def fields_of(base: int, layout: struct.Struct) -> Iterator[tuple[int, int]]:
+        at = base
+        for char in layout.format.lstrip("<"):
+            if char.isdigit():
+                continue
+            width = 4 if char == "s" else formats[char]
+            if char != "s":
+                yield at, width
+            at += width
+
+    for record in records:
+        spans += fields_of(record.fields["offset"], LOCAL)
+    at = end["offset"]
+    for record in records:
+        spans += fields_of(at, CENTRAL)
+        at += CENTRAL.size + len(record.name) + len(record.extra) + len(record.comment)
+    spans += fields_of(len(data) - END.size, END)
+    return spans
+
+
+# --------------------------------------------------------------------------- mutations
+
+INTERESTING = (0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Edits applied in turn to a valid file: ``("flip", at, bit)``, ``("cut", length)``,
+    ``("put", at, bytes)``, ``("field", at, width, value)`` (little- or big-endian)."""
+
+    edits: tuple[tuple[Any, ...], ...]
+
+    def apply(self, data: bytes) -> bytes:
+        out = bytearray(data)
+        for edit in self.edits:
+            kind, *args = edit
+            if kind == "flip":
+                at, bit = args
+                if at < len(out):
+                    out[at] ^= 1 << bit
+            elif kind == "cut":
+                del out[args[0] :]
+            elif kind == "put":
+                at, piece = args
+                out[at : at + len(piece)] = piece
+            elif kind == "field":
+                at, width, value, order = args
+                if at + width <= len(out):
+                    out[at : at + width] = (value % (1 << 8 * width)).to_bytes(width, order)
+        return bytes(out)
+
+
+def mutations(
+    seed: bytes,
+    fields: Sequence[tuple[int, int]] = (),
+    *,
+    byteorder: str = "little",
+    max_edits: int = 3,
+) -> st.SearchStrategy[Mutation]:
+    """Mutations of ``seed``: bit flips anywhere, truncations, random bytes written anywhere,
+    and the integer ``fields`` (offset, width) set to forged values (0, all ones, the limits of
+    signed and unsigned widths, off by one from the original, a random value)."""
+    n = len(seed)
+    flip = st.tuples(st.just("flip"), st.integers(0, n - 1), st.integers(0, 7))
+    cut = st.tuples(st.just("cut"), st.integers(0, n - 1))
+    put = st.tuples(st.just("put"), st.integers(0, n - 1), st.binary(min_size=1, max_size=8))
+    options = [flip, cut, put]
+    if fields:
+
+        def forged(span: tuple[int, int]) -> st.SearchStrategy[tuple[Any, ...]]:
+            at, width = span
+            original = int.from_bytes(seed[at : at + width], byteorder)  # type: ignore[arg-type]
+            top = (1 << 8 * width) - 1
+            values = st.sampled_from(
+                sorted({v & top for v in (*INTERESTING, top, top >> 1, original + 1)})
+                + [(original - 1) & top]
+            ) | st.integers(0, top)
+            return st.tuples(
+                st.just("field"), st.just(at), st.just(width), values, st.just(byteorder)
+            )
+
+        options.append(st.sampled_from(list(fields)).flatmap(forged))
+    edit = st.one_of(*options)
+    return st.lists(edit, min_size=1, max_size=max_edits).map(lambda e: Mutation(tuple(e)))
+
+
+def examples(default: int) -> int:
+    """The number of fuzz examples per test: ``default``, or ``$NNSCRATCH_FUZZ_EXAMPLES``
+    (a longer run, e.g. 5000, to search further than the normal suite does)."""
+    return int(os.environ.get("NNSCRATCH_FUZZ_EXAMPLES", default))
+
+
+# --------------------------------------------------------------------------- the worker
+
+MEMORY_CEILING = 1 << 30  # bytes of address space the worker may use
+
+
+def _parse_model(path: str) -> dict[str, Any]:
+    import hashlib
+
+    from nnscratch.model import MLP
+
+    model = MLP.load(path)
+    digest = hashlib.sha256()
+    for name in sorted(model.params):
+        digest.update(name.encode() + model.params[name].tobytes())
+    digest.update(json.dumps(model.metadata, sort_keys=True).encode())
+    return {"digest": digest.hexdigest(), "sizes": list(model.sizes)}
+
+
+def _parse_idx(path: str) -> dict[str, Any]:
+    import hashlib
+
+    from fake_mnist import idx_bytes
+
+    from nnscratch.idx import read_idx
+
+    array = read_idx(path)
+    return {"digest": hashlib.sha256(idx_bytes(array)).hexdigest(), "shape": list(array.shape)}
+
+
+def _parse_image(path: str) -> dict[str, Any]:
+    import numpy as np
+
+    from nnscratch.images import load_digit
+
+    x = load_digit(path)
+    return {
+        "shape": list(x.shape),
+        "dtype": str(x.dtype),
+        "finite": bool(np.isfinite(x).all()),
+        "range": [float(x.min()), float(x.max())],
+    }
+
+
+def _documented() -> dict[str, tuple[Callable[[str], dict[str, Any]], type[BaseException]]]:
+    """Parser name -> (the function, the exception it documents for a bad file)."""
+    from nnscratch.idx import IDXFormatError
+    from nnscratch.modelfile import ModelFileError
+
+    return {
+        "model": (_parse_model, ModelFileError),
+        "idx": (_parse_idx, IDXFormatError),
+        "image": (_parse_image, ValueError),
+    }
+
+
+def serve() -> None:
+    """The worker's loop: one JSON request per line on stdin, one JSON reply per line."""
+    import warnings
+
+    warnings.simplefilter("error")  # a warning that escapes the parser is a failure too
+    parsers = _documented()
+    for line in sys.stdin:
+        request = json.loads(line)
+        parse, documented = parsers[request["parser"]]
+        reply: dict[str, Any]
+        try:
+            reply = {"outcome": "ok", "result": parse(request["path"])}
+        except documented as error:
+            reply = {"outcome": "refused", "error": f"{type(error).__name__}: {error}"}
+        except BaseException as error:  # noqa: BLE001 (anything else is what we look for)
+            lines = traceback.format_exception(error)
+            reply = {"outcome": "crash", "error": "".join(lines)[-4000:]}
+        reply["max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps(reply), flush=True)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
+
+
+class Worker:
+    """A process parsing files under :data:`MEMORY_CEILING`; restarted if it dies."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.peak_rss = 0
+        self.counts: dict[str, int] = {}
+
+    def _start(self) -> subprocess.Popen[str]:
+        here = Path(__file__).resolve().parent
+        env = os.environ | {"PYTHONPATH": os.pathsep.join([str(here), *sys.path])}
+        return subprocess.Popen(
+            [sys.executable, "-c", "import hostile; hostile.serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=_limit_memory,
+        )
+
+    def parse(self, parser: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Parse ``path`` with ``parser`` ("model", "idx", "image"): the worker's reply."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = self._start()
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"parser": parser, "path": os.fspath(path)}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            status = self.process.wait()
+            self.process = None
+            reply = {"outcome": "crash", "error": f"the worker died (status {status})"}
+        else:
+            reply = json.loads(line)
+            self.peak_rss = max(self.peak_rss, reply["max_rss"])
+        self.counts[reply["outcome"]] = self.counts.get(reply["outcome"], 0) + 1
+        return reply
+
+    def close(self) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+            self.process = None
