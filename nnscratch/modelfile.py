@@ -196,6 +196,8 @@ def load(
             archive = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
             raise ModelFileError(f"{path}: damaged or truncated zip archive ({exc})") from exc
+        except NotImplementedError as exc:  # a "version needed to extract" above 6.3
+            raise ModelFileError(f"{path}: a zip archive of an unknown kind ({exc})") from exc
         with archive:
             entries = _entries(archive, path, length)
             header = _read_header(archive, entries.pop(HEADER_ENTRY), path)

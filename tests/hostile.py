@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 # --------------------------------------------------------------------------- zip records
@@ -129,7 +130,7 @@ def edit_central(data: bytes, entry: str, **changes: Any) -> bytes:
     """Set fields of ``entry``'s central directory record (``extra=`` replaces its extra)."""
     records, _ = central_directory(data)
     for record in records:
-        if record.name.decode() == entry:
+        if record.name.decode("latin-1") == entry:
             record.extra = changes.pop("extra", record.extra)
             record.fields |= changes
     return with_central_directory(data, records)
@@ -137,7 +138,7 @@ def edit_central(data: bytes, entry: str, **changes: Any) -> bytes:
 
 def local_offset(data: bytes, entry: str) -> int:
     records, _ = central_directory(data)
-    return next(r.fields["offset"] for r in records if r.name.decode() == entry)
+    return next(r.fields["offset"] for r in records if r.name.decode("latin-1") == entry)
 
 
 def edit_local(data: bytes, entry: str, **changes: Any) -> bytes:
@@ -189,10 +190,24 @@ def deflated(data: bytes) -> bytes:
 def recrc(data: bytes, entry: str) -> bytes:
     """Make the CRC fields of a stored ``entry`` agree with its bytes again."""
     records, _ = central_directory(data)
-    record = next(r for r in records if r.name.decode() == entry)
+    record = next(r for r in records if r.name.decode("latin-1") == entry)
     start = data_offset(data, entry)
     crc = zlib.crc32(data[start : start + record.fields["compressed_size"]])
     return edit_local(edit_central(data, entry, crc=crc), entry, crc=crc)
+
+
+def recrc_all(data: bytes) -> bytes:
+    """Make every stored entry's CRC agree with its bytes, as far as the records can still be
+    read: a fuzzed file whose damage the CRC would catch first then reaches the parsers
+    behind it. A zip too broken to read is returned as it is."""
+    try:
+        records, _ = central_directory(data)
+        for record in records:
+            if record.fields["method"] == zipfile.ZIP_STORED:
+                data = recrc(data, record.name.decode("latin-1"))
+    except (struct.error, StopIteration, ValueError, IndexError):
+        pass
+    return data
 
 
 def zip_field_offsets(data: bytes) -> list[tuple[int, int]]:
@@ -287,10 +302,26 @@ def mutations(
     return st.lists(edit, min_size=1, max_size=max_edits).map(lambda e: Mutation(tuple(e)))
 
 
-def examples(default: int) -> int:
-    """The number of fuzz examples per test: ``default``, or ``$NNSCRATCH_FUZZ_EXAMPLES``
-    (a longer run, e.g. 5000, to search further than the normal suite does)."""
-    return int(os.environ.get("NNSCRATCH_FUZZ_EXAMPLES", default))
+def fuzz_settings(examples: int) -> settings:
+    """Settings of a fuzz test: ``examples`` derandomized examples (the same inputs on every
+    run, so the normal suite is reproducible and bounded in time), or, with
+    ``$NNSCRATCH_FUZZ_EXAMPLES`` set, that many random ones (a longer search)."""
+    longer = os.environ.get("NNSCRATCH_FUZZ_EXAMPLES")
+    return settings(
+        max_examples=int(longer) if longer else examples,
+        derandomize=not longer,
+        deadline=None,
+        database=None if not longer else settings.default.database,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def check_reply(reply: dict[str, Any], expected: dict[str, Any] | None = None) -> None:
+    """A fuzzed input either parses (into ``expected``, when given) or is refused with the
+    documented exception: anything else, a crash or a wrong answer, fails the test."""
+    assert reply["outcome"] in ("ok", "refused"), reply["error"]
+    if reply["outcome"] == "ok" and expected is not None:
+        assert reply["result"] == expected, "a damaged file was read as something else"
 
 
 # --------------------------------------------------------------------------- the worker
@@ -369,7 +400,8 @@ def serve() -> None:
         print(json.dumps(reply), flush=True)
 
 
-def _limit_memory() -> None:
+def limit_memory() -> None:
+    """Cap this process's address space at :data:`MEMORY_CEILING` (for ``preexec_fn``)."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
 
 
@@ -390,7 +422,7 @@ class Worker:
             stdout=subprocess.PIPE,
             text=True,
             env=env,
-            preexec_fn=_limit_memory,
+            preexec_fn=limit_memory,
         )
 
     def parse(self, parser: str, path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ import zipfile
 import hostile
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nnscratch as ns
 from nnscratch import modelfile
@@ -529,3 +531,112 @@ def test_check_sees_the_declared_arrays_before_any_is_read(good, monkeypatch):
         "b1": modelfile.ArraySpec((7,), np.dtype(np.float32), False, 128),
     }
     assert seen["declared"]["W1"].nbytes == 12 * 7 * 4
+
+
+# --------------------------------------------------------------------------- fuzzing
+# Mutations of valid model files, parsed by MLP.load (this module's gate and the network's
+# check) in a worker process under a 1 GiB address-space ceiling: every input must load as
+# the original or be refused with a ModelFileError, and no allocation may fail.
+
+
+def seed_model_file() -> bytes:
+    """A small valid model file (W1, b1, W2, b2, metadata), stored, as MLP.save writes it."""
+    import tempfile
+
+    model = ns.MLP([6, 4, 3], seed=0, dtype=np.float32)
+    model.metadata = {"dataset": "mnist", "seed": 0, "recipe": {"hidden": [4]}}
+    with tempfile.TemporaryDirectory() as folder:
+        path = pathlib.Path(folder) / "seed.npz"
+        model.save(path)
+        return path.read_bytes()
+
+
+STORED = seed_model_file()
+DEFLATED = hostile.deflated(STORED)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    worker = hostile.Worker()
+    yield worker
+    worker.close()
+    print(f"\nmodel-file fuzz: {worker.counts}, worker peak RSS {worker.peak_rss / 2**20:.0f} MiB")
+
+
+SEEDS = {"stored": STORED, "deflated": DEFLATED}
+
+
+@pytest.fixture(scope="module")
+def originals(worker, tmp_path_factory) -> dict[str, dict]:
+    """What the worker reads from each seed: what an accepted mutation must read too."""
+    folder = tmp_path_factory.mktemp("seeds")
+    results = {}
+    for name, seed in SEEDS.items():
+        (folder / "seed.npz").write_bytes(seed)
+        reply = worker.parse("model", folder / "seed.npz")
+        assert reply["outcome"] == "ok", reply
+        results[name] = reply["result"]
+    return results
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory) -> pathlib.Path:
+    return tmp_path_factory.mktemp("fuzz") / "fuzzed.npz"
+
+
+def fuzz_model_file(worker, originals, fuzz_file, seed, mutation, fix_crc):
+    data = mutation.apply(SEEDS[seed])
+    if fix_crc:
+        data = hostile.recrc_all(data)
+    fuzz_file.write_bytes(data)
+    reply = worker.parse("model", fuzz_file)
+    # With the CRCs fixed a mutation may make another valid model; without, it may not.
+    hostile.check_reply(reply, None if fix_crc else originals[seed])
+    if reply["outcome"] == "refused":
+        assert reply["error"].startswith(f"ModelFileError: {fuzz_file}: ")
+
+
+Mutation = hostile.Mutation
+# Inputs the fuzzing found that once got through as another exception: kept as they were.
+FOUND_BY_FUZZING = [
+    # "version needed to extract" 0x7FFF: zipfile raised NotImplementedError (zip file version)
+    ("stored", Mutation((("field", 1361, 2, 32767, "little"),)), False),
+]
+
+
+@pytest.mark.parametrize(("seed", "mutation", "fix_crc"), FOUND_BY_FUZZING)
+def test_found_by_fuzzing(worker, originals, fuzz_file, seed, mutation, fix_crc):
+    fuzz_model_file(worker, originals, fuzz_file, seed, mutation, fix_crc)
+
+
+@hostile.fuzz_settings(400)
+@given(mutation=hostile.mutations(STORED, hostile.zip_field_offsets(STORED)), fix_crc=st.booleans())
+def test_fuzz_stored_model_files(worker, originals, fuzz_file, mutation, fix_crc):
+    fuzz_model_file(worker, originals, fuzz_file, "stored", mutation, fix_crc)
+
+
+@hostile.fuzz_settings(200)
+@given(
+    mutation=hostile.mutations(DEFLATED, hostile.zip_field_offsets(DEFLATED)),
+    fix_crc=st.booleans(),
+)
+def test_fuzz_deflated_model_files(worker, originals, fuzz_file, mutation, fix_crc):
+    fuzz_model_file(worker, originals, fuzz_file, "deflated", mutation, fix_crc)
+
+
+def test_the_fuzz_worker_catches_a_huge_allocation(worker, tmp_path, good, monkeypatch):
+    """The ceiling is real: the 2 KB file forged to declare 29 GiB, loaded by NumPy's reader
+    in the worker, ends in a crash reply (MemoryError), not a pass."""
+    path = crafted(tmp_path, forged_2_kb_file(good))
+    script = tmp_path / "naive.py"
+    script.write_text("import sys, numpy as np\nwith np.load(sys.argv[1]) as npz:\n    npz['W1']\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(script), str(path)],
+        capture_output=True,
+        text=True,
+        preexec_fn=hostile.limit_memory,
+    )
+    assert done.returncode != 0 and "MemoryError" in done.stderr
