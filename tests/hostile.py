@@ -15,6 +15,7 @@ test_images.py:
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import resource
@@ -234,6 +235,16 @@ def zip_field_offsets(data: bytes) -> list[tuple[int, int]]:
         at += CENTRAL.size + len(record.name) + len(record.extra) + len(record.comment)
     spans += fields_of(len(data) - END.size, END)
     return spans
+
+
+# --------------------------------------------------------------------------- gzip
+
+
+def gzip_bomb(head: bytes, size: int) -> bytes:
+    """``head`` and then zeros up to ``size`` bytes of content, in about ``size / 1000`` bytes
+    of gzip: one member for ``head``, then one member of 1 MiB of zeros repeated."""
+    zeros = gzip.compress(bytes(1 << 20), mtime=0)
+    return gzip.compress(head, mtime=0) + zeros * ((size - len(head)) >> 20)
 
 
 # --------------------------------------------------------------------------- mutations

@@ -15,13 +15,16 @@ from nnscratch.data import DataNotFoundError
 from nnscratch.downloads import ChecksumError
 from nnscratch.idx import IDXFormatError, write_idx
 
+# A cache that downloaded the four files: they, and the lock taken to rename them into place.
+CACHED = sorted([".lock", *(f"{name}.gz" for name in FILES)])
+
 # --------------------------------------------------------------------------- downloading
 
 
 def test_download_good_files_then_use_the_cache(folders, fake, server):
     good = server.mirror("good", fake.gz)
     fake.check(data.load_mnist(mirrors=[good]))
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES)
+    assert files_under(folders["cache"]) == CACHED
     assert sorted(server.requests) == sorted(f"/good/{name}.gz" for name in FILES)
     fake.check(data.load_mnist(download=False))
     fake.check(data.load_mnist(mirrors=[closed_port_url()]))
@@ -40,16 +43,16 @@ def test_404_then_a_good_mirror(folders, fake, server):
         assert server.requests.index(f"/missing/{name}.gz") < server.requests.index(
             f"/good/{name}.gz"
         )
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES)
+    assert files_under(folders["cache"]) == CACHED
 
 
 def test_truncated_body_leaves_nothing_behind(folders, fake, server):
     truncated = {name: body[: len(body) // 2] for name, body in fake.gz.items()}
     mirror = server.mirror("truncated", truncated, declared=len(max(truncated.values())) + 1)
-    with pytest.raises(DataNotFoundError, match="Downloading failed") as caught:
+    with pytest.raises(DataNotFoundError, match="download from .* failed") as caught:
         data.load_mnist(mirrors=[mirror])
     assert f"{mirror}{FILES[0]}.gz" in str(caught.value)
-    assert not folders["cache home"].exists()  # no partial file, no folder we created
+    assert files_under(folders["cache home"]) == []  # no partial file (folders are kept)
 
 
 def test_truncated_body_then_a_good_mirror(folders, fake, server):
@@ -57,14 +60,14 @@ def test_truncated_body_then_a_good_mirror(folders, fake, server):
     bad = server.mirror("truncated", truncated, declared=5)
     good = server.mirror("good", fake.gz)
     fake.check(data.load_mnist(mirrors=[bad, good]))
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES)
+    assert files_under(folders["cache"]) == CACHED
 
 
 def test_body_shorter_than_no_declared_length_is_caught_by_verification(folders, fake, server):
     bad = server.mirror("cut", {name: body[:-5] for name, body in fake.gz.items()})
     with pytest.raises(IDXFormatError, match="truncated gzip stream"):
         data.load_mnist(mirrors=[bad])
-    assert not folders["cache home"].exists()
+    assert files_under(folders["cache home"]) == []
 
 
 def test_wrong_bytes_are_refused_and_deleted(folders, fake, server):
@@ -76,7 +79,7 @@ def test_wrong_bytes_are_refused_and_deleted(folders, fake, server):
     assert f"{mirror}{FILES[0]}.gz" in message
     assert other.sha256[FILES[0]] in message  # found
     assert fake.sha256[FILES[0]] in message  # expected
-    assert not folders["cache home"].exists()
+    assert files_under(folders["cache home"]) == []
 
 
 def test_garbage_bytes_are_refused(folders, fake, server):
@@ -84,14 +87,14 @@ def test_garbage_bytes_are_refused(folders, fake, server):
     mirror = server.mirror("garbage", dict.fromkeys(FILES, page))
     with pytest.raises(ChecksumError, match=hashlib.sha256(page).hexdigest()):
         data.load_mnist(mirrors=[mirror])
-    assert not folders["cache home"].exists()
+    assert files_under(folders["cache home"]) == []
 
 
 def test_wrong_bytes_then_a_good_mirror(folders, fake, server):
     wrong = server.mirror("wrong", FakeDataSet(fake_arrays(seed=1)).gz)
     good = server.mirror("good", fake.gz)
     fake.check(data.load_mnist(mirrors=[wrong, good]))
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES)
+    assert files_under(folders["cache"]) == CACHED
 
 
 def test_wrong_bytes_then_a_dead_mirror_reports_the_wrong_bytes(folders, fake, server):
@@ -99,14 +102,14 @@ def test_wrong_bytes_then_a_dead_mirror_reports_the_wrong_bytes(folders, fake, s
     with pytest.raises(ChecksumError) as caught:
         data.load_mnist(mirrors=[wrong, f"{server.url}/missing/"])
     assert "404" in "\n".join(caught.value.__notes__)
-    assert not folders["cache home"].exists()
+    assert files_under(folders["cache home"]) == []
 
 
 def test_only_missing_files_are_downloaded(folders, fake, server):
     fake.write(folders["data_dir"], FILES[:2])
     good = server.mirror("good", fake.gz)
     fake.check(data.load_mnist(folders["data_dir"], mirrors=[good]))
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES[2:])
+    assert files_under(folders["cache"]) == sorted([".lock", *(f"{name}.gz" for name in FILES[2:])])
 
 
 def test_no_network_fails_fast_and_leaves_nothing(folders, fake):
@@ -114,13 +117,13 @@ def test_no_network_fails_fast_and_leaves_nothing(folders, fake):
     with pytest.raises(DataNotFoundError) as caught:
         data.load_mnist(mirrors=[dead, dead])
     message = str(caught.value)
-    assert "4 file(s) not found" in message
+    assert message.startswith("mnist: 4 files (train-images-idx3-ubyte, ") and "\n" not in message
     assert message.count(dead) >= 2
-    assert not folders["cache home"].exists()
+    assert files_under(folders["cache home"]) == []
 
 
 def test_no_mirrors(folders, fake):
-    with pytest.raises(DataNotFoundError, match=r"no mirror to download from"):
+    with pytest.raises(DataNotFoundError, match=r"there is no mirror to download from"):
         data.load_mnist(mirrors=[])
 
 
@@ -148,11 +151,11 @@ def test_download_missing_fetches_only_what_is_missing(folders, fake, server, tm
     present = tmp_path / "elsewhere" / FILES[0]
     paths = {name: None for name in FILES} | {FILES[0]: present}
     failures = downloads.download_missing(
-        paths, folders["cache"], [server.mirror("good", fake.gz)], fake.sha256
+        paths, folders["cache"], [server.mirror("good", fake.gz)], fake.sha256, data.MNIST_SIZES
     )
     assert failures == []
     assert paths == {FILES[0]: present} | {
         name: folders["cache"] / f"{name}.gz" for name in FILES[1:]
     }
     assert sorted(server.requests) == sorted(f"/good/{name}.gz" for name in FILES[1:])
-    assert files_under(folders["cache"]) == sorted(f"{name}.gz" for name in FILES[1:])
+    assert files_under(folders["cache"]) == sorted([".lock", *(f"{name}.gz" for name in FILES[1:])])
