@@ -6,7 +6,13 @@ whose digests replace the pinned ones; never the internet.
 """
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 from fake_mnist import FILES, FakeDataSet, closed_port_url, fake_arrays, files_under
 
@@ -159,3 +165,88 @@ def test_download_missing_fetches_only_what_is_missing(folders, fake, server, tm
     }
     assert sorted(server.requests) == sorted(f"/good/{name}.gz" for name in FILES[1:])
     assert files_under(folders["cache"]) == sorted([".lock", *(f"{name}.gz" for name in FILES[1:])])
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+class Downloaders:
+    """Processes that load MNIST from mirrors when told to, all at once."""
+
+    def __init__(self, count: int) -> None:
+        here = Path(__file__).resolve().parent
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join([str(here), *sys.path]),
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+            "TQDM_DISABLE": "1",  # no progress bars drawn by pooch: less work per round
+        }
+        env.pop(data.DATA_DIR_VARIABLE, None)
+        command = [sys.executable, "-c", "import fake_mnist; fake_mnist.download_worker()"]
+        self.processes = [
+            subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+            for _ in range(count)
+        ]
+
+    def run(self, requests: list[dict]) -> list[dict]:
+        for process, request in zip(self.processes, requests, strict=True):
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+        replies = []
+        for process in self.processes:
+            line = process.stdout.readline()
+            replies.append(json.loads(line) if line else {"outcome": "crash", "error": "died"})
+        return replies
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.stdin.close()
+            process.wait(timeout=30)
+
+
+def test_processes_sharing_one_cache(tmp_path, fake, server):
+    """Issue 11: two processes sharing one download cache failed 4 runs in 12: one whose
+    download failed removed the cache folder while another downloaded into it, which then
+    failed with a missing ``.part`` file (on the main branch before, this test failed 3
+    rounds of 50). Here four processes, fifty rounds, mirrors that are
+    slow, serve wrong bytes, are dead, or are good: every process with a good mirror gets the
+    verified files, every other one the files or a clear error, and no temporary file is
+    left."""
+    good = server.mirror("good", fake.gz)
+    slow = server.mirror("slow", fake.gz, pause=0.002)
+    wrong = server.mirror("wrong", FakeDataSet(fake_arrays(seed=1)).gz)
+    dead = closed_port_url()
+    choices = [[good], [slow], [wrong], [dead], [wrong, slow], [dead, good], [wrong, good]]
+    rng = np.random.default_rng(0)
+    workers = Downloaders(4)
+    failures = []
+    try:
+        for round_ in range(50):
+            home = tmp_path / f"round-{round_}"
+            mirror_lists = [choices[i] for i in rng.integers(0, len(choices), 4)]
+            requests = [
+                {
+                    "cache_home": str(home),
+                    "mirrors": mirrors,
+                    "sha256": fake.sha256,
+                    "delay": float(delay),
+                }
+                for mirrors, delay in zip(mirror_lists, rng.uniform(0, 0.02, 4), strict=True)
+            ]
+            for mirrors, reply in zip(mirror_lists, workers.run(requests), strict=True):
+                served = good in mirrors or slow in mirrors
+                if reply["outcome"] == "ok":
+                    assert reply["digests"] == fake.sha256, "files that are not the pinned ones"
+                elif reply["outcome"] == "crash" or served:
+                    failures.append((round_, mirrors, reply["error"]))
+            cached = files_under(home) if home.exists() else []
+            assert set(cached) <= {f"nnscratch/mnist/{name}" for name in CACHED}, cached
+            for name in cached:
+                if name.endswith(".gz"):
+                    fname = Path(name).name.removesuffix(".gz")
+                    downloads.read_verified(home / name, fake.sha256[fname], source=name)
+    finally:
+        workers.close()
+    assert not failures, f"{len(failures)} failures in 50 rounds, the first: {failures[0]}"
