@@ -247,6 +247,43 @@ def gzip_bomb(head: bytes, size: int) -> bytes:
     return gzip.compress(head, mtime=0) + zeros * ((size - len(head)) >> 20)
 
 
+# --------------------------------------------------------------------------- PNG
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png(width: int, height: int, row: bytes | None = None, *, idat: bool = True) -> bytes:
+    """An 8-bit grey PNG of ``height`` copies of ``row`` (zeros by default), compressed as it
+    is made: a 10000 x 10000 image is 100 KB and costs no 100 MB array. Without ``idat``,
+    only the header: Pillow opens it, decoding fails."""
+    row = bytes(width) if row is None else row
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    pieces = [b"\x89PNG\r\n\x1a\n", header]
+    if idat:
+        packer = zlib.compressobj(9)
+        line = b"\0" + row  # filter type 0 for every row
+        body = b"".join(packer.compress(line) for _ in range(height)) + packer.flush()
+        pieces.append(png_chunk(b"IDAT", body))
+    pieces.append(png_chunk(b"IEND", b""))
+    return b"".join(pieces)
+
+
+def png_field_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(offset, width) of the integer fields of a PNG's chunks: lengths, IHDR's width,
+    height, depth, colour type..., CRCs (big-endian)."""
+    spans, at = [], 8
+    while at + 8 <= len(data):
+        (length,) = struct.unpack_from(">I", data, at)
+        spans.append((at, 4))
+        if data[at + 4 : at + 8] == b"IHDR":
+            spans += [(at + 8, 4), (at + 12, 4), *((at + 16 + i, 1) for i in range(5))]
+        at += 12 + length
+        spans.append((at - 4, 4))
+    return spans
+
+
 # --------------------------------------------------------------------------- mutations
 
 INTERESTING = (0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF)

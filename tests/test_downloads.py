@@ -8,8 +8,10 @@ whose digests replace the pinned ones; never the internet.
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -250,3 +252,36 @@ def test_processes_sharing_one_cache(tmp_path, fake, server):
     finally:
         workers.close()
     assert not failures, f"{len(failures)} failures in 50 rounds, the first: {failures[0]}"
+
+
+def test_an_interrupted_download_leaves_no_temporary_file(tmp_path, fake, server):
+    """Issue 11: SIGTERM left a 3.5 MB ``.part`` in the download cache. The temporary file is
+    deleted in a ``finally`` block, so a SIGTERM handler that raises (as the command line's
+    does; here ``SystemExit``) cleans it like Ctrl-C does."""
+    slow = server.mirror("slow", fake.gz, pause=0.05)
+    code = (
+        "import signal, sys\nimport fake_mnist\nfrom nnscratch import data\n"
+        "signal.signal(signal.SIGTERM, lambda *args: sys.exit(143))\n"
+        f"data.MNIST_SHA256 = {dict(fake.sha256)!r}\n"
+        f"data.SYSTEM_DATA_DIR = data.Path({str(tmp_path / 'none')!r})\n"
+        f"data.load_mnist(mirrors=[{slow!r}])\n"
+    )
+    env = os.environ | {
+        "XDG_CACHE_HOME": str(tmp_path / "cache-home"),
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+        "NO_PROXY": "127.0.0.1",
+        "TQDM_DISABLE": "1",
+    }
+    env.pop(data.DATA_DIR_VARIABLE, None)
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    cache = tmp_path / "cache-home" / "nnscratch" / "mnist"
+    for _ in range(600):  # until the download has started writing its temporary file
+        if any(name.endswith(".part") for name in files_under(cache) if cache.exists()):
+            break
+        time.sleep(0.01)
+    else:
+        process.kill()
+        pytest.fail("the download did not start")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143, process.stderr.read()
+    assert [name for name in files_under(cache) if name.endswith(".part")] == []
