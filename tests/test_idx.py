@@ -272,3 +272,87 @@ def test_gzip_members_and_padding_across_chunk_boundaries(tmp_path, monkeypatch,
     path.write_bytes(gzip.compress(raw)[:-3])
     with pytest.raises(IDXFormatError, match=r"truncated gzip stream"):
         read_idx(path)
+
+
+# --------------------------------------------------------------------------- fuzzing
+# Mutations of valid IDX files, raw and gzip, read by read_idx in a worker process under a
+# 1 GiB address-space ceiling: every input must be read or refused with an IDXFormatError
+# naming the file, and what is read must be what the bytes say.
+
+IMAGES = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+RAW_SEEDS = {
+    "images": idx_bytes(IMAGES),
+    "labels": idx_bytes(np.arange(20, dtype=np.uint8) % 10),
+    "floats": idx_bytes(np.linspace(-1, 1, 12).reshape(3, 4)),
+}
+GZIP_SEEDS = {name: gzip.compress(raw, mtime=0) for name, raw in RAW_SEEDS.items()}
+
+
+def idx_fields(raw: bytes) -> list[tuple[int, int]]:
+    """The type code and dimension count bytes, and each 32-bit size (big-endian)."""
+    return [(2, 1), (3, 1), *((4 + 4 * i, 4) for i in range(raw[3]))]
+
+
+def gzip_fields(zipped: bytes) -> list[tuple[int, int]]:
+    """The gzip header's method, flags, time, extra flags and OS; the trailer's CRC and size
+    (little-endian)."""
+    n = len(zipped)
+    return [(2, 1), (3, 1), (4, 4), (8, 1), (9, 1), (n - 8, 4), (n - 4, 4)]
+
+
+@pytest.fixture(scope="module")
+def worker():
+    worker = hostile.Worker()
+    yield worker
+    worker.close()
+    print(f"\nIDX fuzz: {worker.counts}, worker peak RSS {worker.peak_rss / 2**20:.0f} MiB")
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz") / "fuzzed-idx"
+
+
+def read_fuzzed(worker, path, data: bytes, expected_content: bytes) -> None:
+    """Read ``data`` in the worker: refused, or read as exactly ``expected_content``."""
+    path.write_bytes(data)
+    expected = {"digest": hashlib.sha256(expected_content).hexdigest()}
+    hostile.check_reply(worker.parse("idx", path), path, expected)
+
+
+def sample_seed(seeds: dict[str, bytes], fields, byteorder: str) -> st.SearchStrategy:
+    """(seed name, mutation of that seed), the seeds' fields forged in ``byteorder``."""
+    return st.one_of(
+        [
+            st.tuples(st.just(name), hostile.mutations(seed, fields(seed), byteorder=byteorder))
+            for name, seed in sorted(seeds.items())
+        ]
+    )
+
+
+@hostile.fuzz_settings(300)
+@given(case=sample_seed(RAW_SEEDS, idx_fields, "big"))
+def test_fuzz_raw_idx(worker, fuzz_file, case):
+    """What a raw file is read as must be exactly its bytes (raw IDX has no checksum)."""
+    name, mutation = case
+    data = mutation.apply(RAW_SEEDS[name])
+    read_fuzzed(worker, fuzz_file, data, data)
+
+
+@hostile.fuzz_settings(300)
+@given(case=sample_seed(GZIP_SEEDS, gzip_fields, "little"))
+def test_fuzz_gzip_idx(worker, fuzz_file, case):
+    """Damaged gzip is refused or, if what changed is not the content (the time stamp, the
+    OS byte), read as the original: the CRC guards the rest."""
+    name, mutation = case
+    read_fuzzed(worker, fuzz_file, mutation.apply(GZIP_SEEDS[name]), RAW_SEEDS[name])
+
+
+@hostile.fuzz_settings(200)
+@given(case=sample_seed(RAW_SEEDS, idx_fields, "big"))
+def test_fuzz_idx_headers_inside_gzip(worker, fuzz_file, case):
+    """Forged headers and sizes behind a valid gzip stream: the content is read only as far
+    as the header allows, and exactly."""
+    name, mutation = case
+    content = mutation.apply(RAW_SEEDS[name])
+    read_fuzzed(worker, fuzz_file, gzip.compress(content, mtime=0), content)

@@ -9,6 +9,8 @@ import warnings
 import hostile
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from nnscratch import images
@@ -435,3 +437,90 @@ def test_a_frame_that_is_all_there_is_is_kept():
     """A frame around nothing is no frame: it stays the ink."""
     frame = framed(np.zeros((30, 30)), level=1.0)
     check_mnist_like(images.prepare_digit(frame))
+
+
+# --------------------------------------------------------------------------- fuzzing
+# Mutations of valid image files, read by load_digit in a worker process under a 1 GiB
+# address-space ceiling: every input must give a prepared digit (784 finite values in
+# [0, 1]) or a ValueError naming the file; a warning, if any, must name the file too.
+
+
+def image_seeds() -> dict[str, tuple[bytes, list[tuple[int, int]], str]]:
+    """Name -> (file bytes, integer fields worth forging, their byte order)."""
+    import io
+
+    digit = np.round((1 - ring()) * 255).astype(np.uint8)[::2, ::2]  # 60 x 50, dark on light
+    seeds = {}
+    for name, image, fmt in [
+        ("png", Image.fromarray(digit), "PNG"),
+        ("png16", Image.fromarray(digit.astype(np.uint16) * 257), "PNG"),
+        ("jpeg", Image.fromarray(digit), "JPEG"),
+        ("tiff", Image.fromarray(digit.astype(np.float32) / 255), "TIFF"),
+        ("bmp", Image.fromarray(digit), "BMP"),
+        ("gif", Image.fromarray(digit).convert("P"), "GIF"),
+    ]:
+        out = io.BytesIO()
+        image.save(out, fmt)
+        seeds[name] = out.getvalue()
+    fields = {
+        "png": (hostile.png_field_offsets, "big"),
+        "png16": (hostile.png_field_offsets, "big"),
+        "jpeg": (hostile.jpeg_field_offsets, "big"),
+        "tiff": (hostile.tiff_field_offsets, "little"),
+        "bmp": (lambda data: hostile.BMP_FIELDS, "little"),
+        "gif": (lambda data: [(6, 2), (8, 2), (10, 1)], "little"),
+    }
+    return {name: (data, fields[name][0](data), fields[name][1]) for name, data in seeds.items()}
+
+
+IMAGE_SEEDS = image_seeds()
+IMAGE_MUTATIONS = st.one_of(
+    [
+        st.tuples(st.just(name), hostile.mutations(data, spans, byteorder=order))
+        for name, (data, spans, order) in IMAGE_SEEDS.items()
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    worker = hostile.Worker()
+    yield worker
+    worker.close()
+    print(f"\nimage fuzz: {worker.counts}, worker peak RSS {worker.peak_rss / 2**20:.0f} MiB")
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz") / "fuzzed-image"
+
+
+def read_fuzzed_image(worker, path, data: bytes) -> None:
+    path.write_bytes(data)
+    reply = worker.parse("image", path)
+    hostile.check_reply(reply, path)
+    if reply["outcome"] == "ok":
+        assert reply["result"] == {
+            "shape": [784],
+            "dtype": "float32",
+            "finite": True,
+            "range": reply["result"]["range"],
+        }
+        low, high = reply["result"]["range"]
+        assert 0 <= low <= high <= 1
+
+
+def test_the_image_seeds_are_read(worker, fuzz_file):
+    for data, _, _ in IMAGE_SEEDS.values():
+        fuzz_file.write_bytes(data)
+        assert worker.parse("image", fuzz_file)["outcome"] == "ok"
+
+
+@hostile.fuzz_settings(400)
+@given(case=IMAGE_MUTATIONS, fix_crc=st.booleans())
+def test_fuzz_images(worker, fuzz_file, case, fix_crc):
+    name, mutation = case
+    data = mutation.apply(IMAGE_SEEDS[name][0])
+    if fix_crc and name.startswith("png"):
+        data = hostile.fix_png_crcs(data)
+    read_fuzzed_image(worker, fuzz_file, data)

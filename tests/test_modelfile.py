@@ -593,7 +593,7 @@ def fuzz_model_file(worker, originals, fuzz_file, seed, mutation, fix_crc):
     fuzz_file.write_bytes(data)
     reply = worker.parse("model", fuzz_file)
     # With the CRCs fixed a mutation may make another valid model; without, it may not.
-    hostile.check_reply(reply, None if fix_crc else originals[seed])
+    hostile.check_reply(reply, fuzz_file, None if fix_crc else originals[seed])
     if reply["outcome"] == "refused":
         assert reply["error"].startswith(f"ModelFileError: {fuzz_file}: ")
 
