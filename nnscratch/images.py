@@ -8,14 +8,17 @@ Pillow), at the depth of its pixels (8-bit, 16-bit, floating point), and `load_d
 both. The ink's polarity, light on dark or dark on light, is guessed (`guess_ink`) unless it
 is given.
 
-A stranger's image file cannot make the reader use much memory: a JPEG is decoded at a
-reduced scale when it is large, an image of more than `MAX_PIXELS` pixels is refused before
-it is decoded, and an image larger than `READ_SIDE` on its longer side is reduced (by an
-integer factor, averaging blocks of pixels) before any array is made of it.
+A stranger's image file cannot make the reader use much memory: files over `MAX_FILE_BYTES`
+are refused and the others read into memory first (so that a forged length makes Pillow
+read to the end of the bytes, not allocate what the length says); a JPEG is decoded at a
+reduced scale when it is large; an image of more than `MAX_PIXELS` pixels is refused before
+it is decoded, and one larger than `READ_SIDE` on its longer side is reduced (by an integer
+factor, averaging blocks of pixels) before any array is made of it.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -31,6 +34,7 @@ from ._optional import import_optional
 
 __all__ = [
     "INK_CHOICES",
+    "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "READ_SIDE",
     "guess_ink",
@@ -48,6 +52,8 @@ MIN_CONTRAST = 0.1  # below this difference from the background, an image is bla
 FRAME_FILL = 0.9  # an edge line at least this full of ink is part of a frame around the digit
 INK_CHOICES: tuple[str, ...] = ("auto", "light", "dark")
 """The ``ink`` choices: guess, light ink on a dark background (MNIST's), dark ink on light."""
+MAX_FILE_BYTES = 64 << 20
+"""The largest image file read: 64 MiB."""
 MAX_PIXELS = 40_000_000
 """The most pixels an image file may have (after a JPEG's reduced decoding), e.g. 8000 x 5000:
 larger ones are refused before they are decoded."""
@@ -126,7 +132,8 @@ def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     levels; floating-point images (e.g. TIFF) must hold levels in [0, 1]. A transparent
     background is filled with the level opposite to the ink's; the EXIF orientation of a
     photo is applied. A large JPEG is decoded at a reduced scale, any image larger than
-    :data:`READ_SIDE` is reduced, one with more than :data:`MAX_PIXELS` pixels is refused.
+    :data:`READ_SIDE` is reduced, a file over :data:`MAX_FILE_BYTES` or an image of more
+    than :data:`MAX_PIXELS` pixels is refused.
     Pillow's warnings (e.g. about damaged metadata) are issued again as one ``UserWarning``
     naming the file.
 
@@ -153,10 +160,20 @@ def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     from PIL import Image, ImageOps
 
     source = os.fspath(path)
+    size = os.stat(path).st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{source}: the file is too large: {size:,} bytes, more than the "
+            f"{MAX_FILE_BYTES:,} read as an image"
+        )
+    with open(path, "rb") as file:
+        # In memory: a damaged length field then makes Pillow read to the end of the bytes,
+        # where reading the file itself would first allocate the length it asks for.
+        content = io.BytesIO(file.read())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with _pillow_errors(source):
-            image = Image.open(path)
+            image = Image.open(content)
         with image:
             with _pillow_errors(source):
                 image.draft(None, (READ_SIDE, READ_SIDE))  # a JPEG decodes at 1/2, 1/4, 1/8

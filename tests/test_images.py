@@ -510,6 +510,28 @@ def read_fuzzed_image(worker, path, data: bytes) -> None:
         assert 0 <= low <= high <= 1
 
 
+Mutation = hostile.Mutation
+# Inputs the fuzzing found that once got through as another exception: kept as they were.
+FOUND_BY_FUZZING = [
+    # IDAT's length forged to 2**31 - 1: Pillow read that many bytes from the file, which
+    # first allocates them (MemoryError under the ceiling)
+    ("png", Mutation((("field", 33, 4, 2147483647, "big"),)), False),
+]
+
+
+@pytest.mark.parametrize(("name", "mutation", "fix_crc"), FOUND_BY_FUZZING)
+def test_found_by_fuzzing(worker, fuzz_file, name, mutation, fix_crc):
+    data = mutation.apply(IMAGE_SEEDS[name][0])
+    read_fuzzed_image(worker, fuzz_file, hostile.fix_png_crcs(data) if fix_crc else data)
+
+
+def test_a_file_too_large_to_be_an_image(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_FILE_BYTES", 100)
+    path = save(tmp_path / "ring.png", ring())
+    with pytest.raises(ValueError, match=r"ring\.png: the file is too large: \d+ bytes, more than"):
+        images.read_gray(path)
+
+
 def test_the_image_seeds_are_read(worker, fuzz_file):
     for data, _, _ in IMAGE_SEEDS.values():
         fuzz_file.write_bytes(data)
