@@ -34,6 +34,7 @@ from ._optional import import_optional
 
 __all__ = [
     "INK_CHOICES",
+    "ImageWarning",
     "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "READ_SIDE",
@@ -63,6 +64,11 @@ this (the digit is scaled to 20 pixels anyway)."""
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 _REDUCIBLE = ("L", "LA", "La", "I", "F", "RGB", "RGBA", "RGBa")  # modes Image.reduce takes
+
+
+class ImageWarning(UserWarning):
+    """What Pillow warned about while reading a file (damaged metadata...), said again naming
+    the file: ``"photo.jpg: Corrupt EXIF data..."``."""
 
 
 def prepare_digit(gray: ArrayLike, *, ink: Ink = "auto") -> NDArray[np.floating]:
@@ -134,8 +140,8 @@ def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     photo is applied. A large JPEG is decoded at a reduced scale, any image larger than
     :data:`READ_SIDE` is reduced, a file over :data:`MAX_FILE_BYTES` or an image of more
     than :data:`MAX_PIXELS` pixels is refused.
-    Pillow's warnings (e.g. about damaged metadata) are issued again as one ``UserWarning``
-    naming the file.
+    Pillow's warnings (e.g. about damaged metadata) are issued again as one
+    :class:`ImageWarning` naming the file.
 
     Parameters
     ----------
@@ -189,7 +195,7 @@ def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
             gray = _to_gray(upright, source)
     messages = dict.fromkeys(str(warning.message) for warning in caught)
     if messages:
-        warnings.warn(f"{source}: {'; '.join(messages)}", UserWarning, stacklevel=2)
+        warnings.warn(f"{source}: {'; '.join(messages)}", ImageWarning, stacklevel=2)
     return gray
 
 

@@ -417,15 +417,16 @@ def check_reply(
     reply: dict[str, Any], path: str | os.PathLike[str], expected: dict[str, Any] | None = None
 ) -> None:
     """A fuzzed input either parses (into ``expected``, when given) or is refused with the
-    documented exception whose message names the file; a warning, if any, names it too.
-    Anything else, a crash, a wrong answer or a raw warning, fails the test."""
+    documented exception whose message names the file; a warning, if any, is an
+    ``ImageWarning`` naming it too. Anything else, a crash, a wrong answer or a raw warning,
+    fails the test."""
     assert reply["outcome"] in ("ok", "refused"), reply["error"]
     if reply["outcome"] == "ok" and expected is not None:
         assert reply["result"] == expected, "a damaged file was read as something else"
     if reply["outcome"] == "refused":
         assert f": {os.fspath(path)}: " in reply["error"], reply["error"]
     for warning in reply["warnings"]:
-        assert warning.startswith(f"UserWarning: {os.fspath(path)}: "), warning
+        assert warning.startswith(f"ImageWarning: {os.fspath(path)}: "), warning
 
 
 # --------------------------------------------------------------------------- the worker

@@ -255,9 +255,11 @@ def test_processes_sharing_one_cache(tmp_path, fake, server):
 
 
 def test_an_interrupted_download_leaves_no_temporary_file(tmp_path, fake, server):
-    """Issue 11: SIGTERM left a 3.5 MB ``.part`` in the download cache. The temporary file is
-    deleted in a ``finally`` block, so a SIGTERM handler that raises (as the command line's
-    does; here ``SystemExit``) cleans it like Ctrl-C does."""
+    """Issue 11: SIGTERM left a 3.5 MB ``.part`` in the download cache, since nothing handled
+    the signal. The download's half of the fix: the temporary file is deleted in a
+    ``finally`` block, so a SIGTERM handler that raises (the command line's; here one that
+    raises ``SystemExit``) cleans it as Ctrl-C does. (This held on the main branch too; the
+    handler is the command line's.)"""
     slow = server.mirror("slow", fake.gz, pause=0.05)
     code = (
         "import signal, sys\nimport fake_mnist\nfrom nnscratch import data\n"

@@ -327,7 +327,7 @@ def test_other_warnings_of_pillow_name_the_file(tmp_path):
     at = data.find(b"Exif\0\0") + 10
     data[at : at + 4] = b"\xff\xff\xff\x7f"  # the first directory's offset, past the end
     path.write_bytes(bytes(data))
-    with pytest.warns(UserWarning, match=r"^.*photo\.jpg: Corrupt EXIF data") as caught:
+    with pytest.warns(images.ImageWarning, match=r"^.*photo\.jpg: Corrupt EXIF data") as caught:
         gray = images.read_gray(path)
     assert len(caught) == 1 and gray.shape == (120, 100)
 
