@@ -370,6 +370,14 @@ def _check_file_header(header: dict[str, Any]) -> None:
         )
     check_layer_sizes(sizes)
     check_choice(header["dtype"], "dtype", DTYPE_NAMES)
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+    size = parameters * np.dtype(header["dtype"]).itemsize
+    if size > modelfile.MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"sizes {sizes} make a network of {parameters:,} parameters ({size / 2**30:.1f} GiB "
+            f"in {header['dtype']}), more than the {modelfile.MAX_ARRAY_BYTES / 2**30:.0f} GiB a "
+            "model file may hold"
+        )
     check_fraction(header["dropout"], "dropout")
     metadata = header["metadata"]
     if not isinstance(metadata, dict):

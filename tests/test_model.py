@@ -498,7 +498,16 @@ def test_load_accepts_the_metadata_the_package_writes(tmp_path):
 
 
 def test_load_bounds_the_architecture(saved, tmp_path):
+    """The network a header declares is bounded, in layers and in bytes, before any array is
+    read: a clear message, not a MemoryError."""
     _, arrays, header = saved
     header["sizes"] = [12] * (ns.model.MAX_FILE_LAYERS + 2)
     with pytest.raises(modelfile.ModelFileError, match=r"513 widths; .* at most 511 layers"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+    header["sizes"] = [784, 100_000_000, 10]
+    with pytest.raises(
+        modelfile.ModelFileError,
+        match=r"m\.npz: sizes \[784, 100000000, 10\] make a network of 79,500,000,010 "
+        r"parameters \(296\.2 GiB in float32\), more than the 1 GiB a model file may hold",
+    ):
         MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
