@@ -139,9 +139,8 @@ def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
     background is filled with the level opposite to the ink's; the EXIF orientation of a
     photo is applied. A large JPEG is decoded at a reduced scale, any image larger than
     :data:`READ_SIDE` is reduced, a file over :data:`MAX_FILE_BYTES` or an image of more
-    than :data:`MAX_PIXELS` pixels is refused.
-    Pillow's warnings (e.g. about damaged metadata) are issued again as one
-    :class:`ImageWarning` naming the file.
+    than :data:`MAX_PIXELS` pixels is refused. Pillow's warnings (e.g. about damaged
+    metadata) are issued again as one :class:`ImageWarning` naming the file.
 
     Parameters
     ----------
