@@ -2,9 +2,10 @@
 large but valid images, read in a process of its own.
 
 For each input the table gives what came out (a result, or the first words of the error),
-the peak resident memory of the process (``getrusage`` max RSS) and its resident memory after
-the imports, before the input was read: the difference is what the input cost. The inputs
-are crafted by ``tests/hostile.py`` (imported from the tests folder) in a temporary folder:
+the peak resident memory of the process (Linux's VmHWM, or ``getrusage``'s max RSS) and its
+memory after the imports, before the input was read: the difference is what the input cost.
+The inputs are crafted by ``tests/hostile.py`` (imported from the tests folder) in a
+temporary folder, each in a process of its own too (so the reading one starts small):
 model files with a corrupt deflate stream, the encryption flag, an unknown compression
 method, JSON nested 200,000 deep, a ``dataset`` that is a list, a zip64 size forged to
 declare 29 GiB in 2 KB; gzip bombs of 1 GiB (in a data folder, and as an IDX file); a 16-bit
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -180,24 +180,12 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def _rss() -> int:
-    """This process's peak resident memory so far, in bytes: Linux's VmHWM (``getrusage``'s
-    max RSS would include the parent's before the ``exec``), else ``getrusage``'s."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
 def read_one(parser: str, path: str) -> dict[str, object]:
     """Read ``path`` with ``parser`` in this process: what came out (the path shown as
     FILE) and the memory."""
     from nnscratch import data, idx, images
 
-    before = _rss()
+    before = hostile.peak_rss()
     try:
         if parser == "model":
             outcome = f"loaded {MLP.load(path)!r}"
@@ -209,7 +197,7 @@ def read_one(parser: str, path: str) -> dict[str, object]:
             outcome = f"read, {images.load_digit(path).shape}"
     except (ValueError, OSError) as error:
         outcome = f"{type(error).__name__}: {str(error).replace(path, 'FILE')}"
-    return {"outcome": outcome, "before": before, "peak": _rss()}
+    return {"outcome": outcome, "before": before, "peak": hostile.peak_rss()}
 
 
 def measure(names: list[str], folder: Path) -> list[tuple[str, str, int, int]]:

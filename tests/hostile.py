@@ -503,8 +503,20 @@ def serve() -> None:
                 lines = traceback.format_exception(error)
                 reply = {"outcome": "crash", "error": "".join(lines)[-4000:]}
         reply["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
-        reply["max_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        reply["peak_rss"] = peak_rss()
         print(json.dumps(reply), flush=True)
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory so far, in bytes: Linux's VmHWM (``getrusage``'s
+    max RSS would include the parent's before the ``exec``), else ``getrusage``'s."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def limit_memory() -> None:
@@ -546,7 +558,7 @@ class Worker:
             reply = {"outcome": "crash", "error": f"the worker died (status {status})"}
         else:
             reply = json.loads(line)
-            self.peak_rss = max(self.peak_rss, reply["max_rss"])
+            self.peak_rss = max(self.peak_rss, reply["peak_rss"])
         self.counts[reply["outcome"]] = self.counts.get(reply["outcome"], 0) + 1
         return reply
 
