@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -290,12 +291,7 @@ class MLP:
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
-        arrays, header = modelfile.load(path)
-        try:
-            _check_file_header(header)
-            _check_file_arrays(arrays, header)
-        except ValueError as error:
-            raise modelfile.ModelFileError(f"{os.fspath(path)}: {error}") from None
+        arrays, header = modelfile.load(path, check=_check_file)
         model = cls.from_params(arrays, dropout=header["dropout"])
         model.metadata = header["metadata"]
         return model
@@ -336,6 +332,28 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
 
 
 _FILE_KEYS = ("sizes", "dtype", "dropout", "metadata")
+MAX_FILE_LAYERS = (modelfile.MAX_ENTRIES - 1) // 2
+"""The most layers a model file can describe (two arrays each, and the header)."""
+METADATA_TYPES: Mapping[str, type | tuple[type, ...]] = MappingProxyType(
+    {
+        "dataset": str,
+        "seed": int,
+        "training_seconds": (int, float),
+        "recipe": dict,
+        "preprocessing": dict,
+        "history": dict,
+        "metrics": dict,
+    }
+)
+"""The JSON types of the :attr:`MLP.metadata` entries nnscratch writes, checked by
+:meth:`MLP.load` so that their readers (the command line, the book) get what they expect."""
+
+
+def _check_file(header: dict[str, Any], arrays: Mapping[str, Any]) -> None:
+    """Check a model file's header and its declared arrays (each with ``shape`` and
+    ``dtype``), before the arrays are read: ValueError for what is wrong."""
+    _check_file_header(header)
+    _check_file_arrays(arrays, header)
 
 
 def _check_file_header(header: dict[str, Any]) -> None:
@@ -343,17 +361,39 @@ def _check_file_header(header: dict[str, Any]) -> None:
     missing = [key for key in _FILE_KEYS if key not in header]
     if missing:
         raise ValueError(f"the metadata lacks {missing}")
-    if not isinstance(header["sizes"], list):
-        raise ValueError(f"sizes must be a list of layer widths, got {header['sizes']!r}")
-    check_layer_sizes(header["sizes"])
+    sizes = header["sizes"]
+    if not isinstance(sizes, list):
+        raise ValueError(f"sizes must be a list of layer widths, got {sizes!r:.80}")
+    if len(sizes) > MAX_FILE_LAYERS + 1:
+        raise ValueError(
+            f"sizes lists {len(sizes)} widths; a model file holds at most {MAX_FILE_LAYERS} layers"
+        )
+    check_layer_sizes(sizes)
     check_choice(header["dtype"], "dtype", DTYPE_NAMES)
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+    size = parameters * np.dtype(header["dtype"]).itemsize
+    if size > modelfile.MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"sizes {sizes} make a network of {parameters:,} parameters ({size / 2**30:.1f} GiB "
+            f"in {header['dtype']}), more than the {modelfile.MAX_ARRAY_BYTES / 2**30:.0f} GiB a "
+            "model file may hold"
+        )
     check_fraction(header["dropout"], "dropout")
-    if not isinstance(header["metadata"], dict):
-        raise ValueError(f"metadata must be a JSON object, got {type(header['metadata']).__name__}")
+    metadata = header["metadata"]
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    for key, kind in METADATA_TYPES.items():
+        value = metadata.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ValueError(
+                f"metadata[{key!r}] must be {names}, got {type(value).__name__} {value!r:.80}"
+            )
 
 
-def _check_file_arrays(arrays: Mapping[str, Floats], header: dict[str, Any]) -> None:
-    """Check that ``arrays`` are the parameters of the network ``header`` describes."""
+def _check_file_arrays(arrays: Mapping[str, Any], header: dict[str, Any]) -> None:
+    """Check that ``arrays`` (anything with ``shape`` and ``dtype``: arrays, or the specs a
+    model file declares) are the parameters of the network ``header`` describes."""
     sizes, dtype = header["sizes"], np.dtype(header["dtype"])
     expected: dict[str, tuple[int, ...]] = {}
     for layer in range(1, len(sizes)):

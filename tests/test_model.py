@@ -466,3 +466,48 @@ def test_inputs_are_converted_to_the_model_dtype():
     model = MLP([3, 2], seed=0, dtype=np.float32)
     assert model.logits([[1.0, 2.0, 3.0]]).dtype == np.float32
     assert model.loss_and_grads(np.ones((1, 3)), [1])[1]["W1"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"dataset": ["mnist"]}, r"metadata\['dataset'\] must be str, got list"),
+        ({"dataset": {"name": "mnist"}}, r"metadata\['dataset'\] must be str, got dict"),
+        ({"seed": 1.5}, r"metadata\['seed'\] must be int, got float"),
+        ({"seed": True}, r"metadata\['seed'\] must be int, got bool"),
+        ({"training_seconds": "fast"}, r"'training_seconds'\] must be int or float, got str"),
+        ({"recipe": [1]}, r"metadata\['recipe'\] must be dict, got list"),
+    ],
+)
+def test_load_checks_the_known_metadata(saved, tmp_path, metadata, message):
+    """Issue 11: a model file whose metadata ``dataset`` was a list or a dict loaded, and the
+    command line then failed with ``TypeError: unhashable type`` (``cli._trained_on``). The
+    metadata nnscratch writes is typed and checked at load."""
+    _, arrays, header = saved
+    header["metadata"] |= metadata
+    with pytest.raises(modelfile.ModelFileError, match=message):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_load_accepts_the_metadata_the_package_writes(tmp_path):
+    model = make_model()
+    known = {"dataset": "mnist", "seed": 3, "training_seconds": 1.5, "history": {"epochs": 2}}
+    model.metadata |= known
+    model.save(tmp_path / "m.npz")
+    assert MLP.load(tmp_path / "m.npz").metadata.items() >= known.items()
+
+
+def test_load_bounds_the_architecture(saved, tmp_path):
+    """The network a header declares is bounded, in layers and in bytes, before any array is
+    read: a clear message, not a MemoryError."""
+    _, arrays, header = saved
+    header["sizes"] = [12] * (ns.model.MAX_FILE_LAYERS + 2)
+    with pytest.raises(modelfile.ModelFileError, match=r"513 widths; .* at most 511 layers"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+    header["sizes"] = [784, 100_000_000, 10]
+    with pytest.raises(
+        modelfile.ModelFileError,
+        match=r"m\.npz: sizes \[784, 100000000, 10\] make a network of 79,500,000,010 "
+        r"parameters \(296\.2 GiB in float32\), more than the 1 GiB a model file may hold",
+    ):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
