@@ -6,6 +6,10 @@ import json
 import math
 import os
 import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
 import warnings
 from fractions import Fraction
 
@@ -570,3 +574,36 @@ def test_logits_that_overflow_are_refused_not_returned():
     )
     with pytest.raises(ValueError, match="the scores overflow float64 for 1 row.* row 1"):
         model.logits(np.array([[0.5, 0.2, 0.1], [1e308, -1e308, 1e308]]))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_terminating_signal_during_save_leaves_nothing(tmp_path, signum):
+    """Issue 11: SIGTERM during ``save()`` left a 16 MB hidden temporary file."""
+    script = """
+        import sys, time
+        import numpy as np
+        import nnscratch as ns
+
+        def slow_savez(file, **arrays):  # writes a part, then takes its time
+            file.write(b"x" * 1_000_000)
+            file.flush()
+            print("writing", flush=True)
+            time.sleep(60)
+
+        np.savez = slow_savez
+        ns.MLP([784, 512, 10], seed=0).save(sys.argv[1])
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), str(tmp_path / "model.npz")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line == "writing\n", line + process.communicate(timeout=60)[1]
+    assert len(os.listdir(tmp_path)) == 1  # the temporary file
+    process.send_signal(signum)
+    process.communicate(timeout=60)
+    assert process.returncode == -signum
+    assert os.listdir(tmp_path) == []
