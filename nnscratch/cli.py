@@ -175,7 +175,6 @@ def _parse(kind: Callable[[str], Number], what: str) -> Callable[[str], Number]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
-    convert.__name__ = what  # argparse names the type in some messages
     return convert
 
 
@@ -347,11 +346,15 @@ def _physical_memory() -> int | None:
 
 
 def _bytes(count: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if count < 1024 or unit == "TiB":
-            return f"{count:.3g} {unit}"
+    """``count`` bytes in binary units: ``23.5 GiB``."""
+    units = ("KiB", "MiB", "GiB", "TiB", "PiB")
+    if count < 1024:
+        return f"{count:.0f} bytes"
+    power = 0
+    while count >= 1024 and power < len(units):
         count /= 1024
-    raise AssertionError("unreachable")
+        power += 1
+    return f"{count:.3g} {units[power - 1]}"
 
 
 def _train(args: argparse.Namespace) -> int:
