@@ -9,8 +9,8 @@ with the date, the machine (CPU, cores, BLAS) and the recipe measured, to
 (:func:`nnscratch.recipes.measured_default`); a test checks that the recipe recorded there
 is still the default one.
 
-The machine may be shared: the load average before the first run is recorded with the figures,
-and the times are medians over the seeds.
+The machine may be shared: the load average before the first run and after the last is
+recorded with the figures, and the times are medians over the seeds.
 
 Run: ``NNSCRATCH_DATA_DIR=... python benchmarks/default_recipe.py --record`` (three runs of
 about half a minute each on two idle cores).
@@ -65,11 +65,14 @@ def main(argv: list[str] | None = None) -> None:
         f"{'med.':>4} {median['training_seconds']:>10.1f} {median['command_seconds']:>9.1f} "
         f"{median['test_accuracy']:>13.2%}"
     )
+    load_after = os.getloadavg()[0]
+    print(f"load average after the runs {load_after:.2f}")
     if args.record:
         record = {
             "date": datetime.date.today().isoformat(),
             "machine": machine,
             "load_average_before": round(load, 2),
+            "load_average_after": round(load_after, 2),
             "versions": {"nnscratch": nnscratch.__version__, "numpy": np.__version__},
             "recipe": Recipe().settings(),
             "runs": runs,
