@@ -43,7 +43,6 @@ __all__ = ["build_parser", "main"]
 Number = TypeVar("Number", int, float)
 
 PROG = "nnscratch"
-IMAGE_FEATURES = 28 * 28
 CALIBRATION_BINS = 15
 USAGE_ERROR, FAILURE, INTERRUPTED, OUTPUT_CLOSED = 2, 1, 130, 141
 # Exceptions that report a user's mistake or the environment, not a bug: one line, no traceback.
@@ -483,10 +482,10 @@ def _test_scores(model: MLP, x: np.ndarray, y: np.ndarray, proba: np.ndarray) ->
 
 def _test_inputs(model: MLP, dataset: data.Dataset) -> np.ndarray:
     classes = len(dataset.classes)
-    if model.sizes[0] != IMAGE_FEATURES or model.sizes[-1] != classes:
+    if model.sizes[0] != recipes.IMAGE_FEATURES or model.sizes[-1] != classes:
         raise ValueError(
-            f"the model maps {model.sizes[0]} inputs to {model.sizes[-1]} classes, "
-            f"but {dataset.name} has {IMAGE_FEATURES} pixels per image and {classes} classes"
+            f"the model maps {model.sizes[0]} inputs to {model.sizes[-1]} classes, but "
+            f"{dataset.name} has {recipes.IMAGE_FEATURES} pixels per image and {classes} classes"
         )
     return data.preprocess(dataset.x_test, dtype=model.dtype)
 
@@ -619,7 +618,7 @@ def _add_predict(commands: Any) -> None:
 
 def _predict(args: argparse.Namespace) -> int:
     model = MLP.load(args.model)
-    if model.sizes[0] != IMAGE_FEATURES:
+    if model.sizes[0] != recipes.IMAGE_FEATURES:
         raise ValueError(
             f"{args.model}: the model takes {model.sizes[0]} inputs, not 28 x 28 = 784 pixels"
         )

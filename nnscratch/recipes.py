@@ -46,6 +46,7 @@ SCHEDULES = ("cosine", "step", "constant")
 """The learning-rate schedules a recipe can name."""
 NUM_CLASSES = 10  # MNIST and Fashion-MNIST alike
 IMAGE_FEATURES = 28 * 28
+"""The input width of the network: a 28 x 28 image as one row."""
 MEASUREMENT = "default_recipe.json"
 """The file, in the package, where ``benchmarks/default_recipe.py`` records its measurement."""
 
