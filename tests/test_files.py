@@ -249,8 +249,7 @@ class Stalling(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_a_terminating_signal_during_a_download_leaves_no_part_file(tmp_path, sig):
-    """Issue 11: SIGTERM left a 3.5 MB ``.part`` in the download cache (downloads write
-    through atomic_path)."""
+    """Issue 11: SIGTERM left a 3.5 MB ``.part`` in the download cache."""
     pytest.importorskip("pooch")
     handler = type("Handler", (Stalling,), {"release": threading.Event()})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -259,24 +258,25 @@ def test_a_terminating_signal_during_a_download_leaves_no_part_file(tmp_path, si
     script = """
         import sys
         from pathlib import Path
-        from nnscratch import downloads
+        from nnscratch import data
 
-        pinned = {"file": "0" * 64}
-        downloads.download_missing({"file": None}, Path(sys.argv[1]), [sys.argv[2]], pinned)
+        data.SYSTEM_DATA_DIR = Path(sys.argv[2])  # nothing there: the files are downloaded
+        data.load("mnist", sys.argv[2], mirrors=[sys.argv[1]])
     """
-    folder = tmp_path / "cache"
-    folder.mkdir()
-    env = {**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    cache = tmp_path / "cache"
+    (tmp_path / "empty").mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "NO_PROXY": "127.0.0.1"}
+    env.pop("NNSCRATCH_DATA_DIR", None)
     url = f"http://127.0.0.1:{httpd.server_port}/"
     try:
         process = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(script), str(folder), url],
+            [sys.executable, "-c", textwrap.dedent(script), url, str(tmp_path / "empty")],
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
         deadline = time.monotonic() + 60
-        while not any(part.stat().st_size for part in folder.glob(".*.part")):
+        while not any(part.stat().st_size for part in cache.rglob(".*.part")):
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the download never started"
             time.sleep(0.01)
@@ -288,4 +288,4 @@ def test_a_terminating_signal_during_a_download_leaves_no_part_file(tmp_path, si
         httpd.server_close()
         thread.join()
     assert process.returncode == -sig
-    assert os.listdir(folder) == []
+    assert list(cache.rglob("*.part")) == []
