@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return _output_closed()
         except MemoryError as exc:
-            return _error(f"out of memory{': ' + str(exc) if str(exc) else ''}", FAILURE)
+            detail = _one_line(str(exc))
+            return _error(f"out of memory: {detail}" if detail else "out of memory", FAILURE)
         except USER_ERRORS as exc:
             return _error(_describe(exc), FAILURE)
     return status
@@ -124,10 +125,12 @@ def _error(message: str, status: int) -> int:
 def _output_closed() -> int:
     """The reader of stdout went away: say nothing, and keep the exit's flush from failing."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        stdout = sys.stdout.fileno()
     except (OSError, ValueError):  # stdout is not a file (io.UnsupportedOperation is both)
-        pass
+        return OUTPUT_CLOSED
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout)
+    os.close(devnull)
     return OUTPUT_CLOSED
 
 
