@@ -26,6 +26,7 @@ import sys
 import time
 import tomllib
 import typing
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, NoReturn, TypeVar
@@ -610,11 +611,19 @@ def _add_predict(commands: Any) -> None:
         help="read the digit in each picture",
         description="Prepare each picture as the MNIST digits were (grey scale, inverted if the "
         "digit is dark on light, scaled into a 20x20 box, centred by centre of mass in 28x28) "
-        "and print the predicted class and its probability, one line per file. A file that "
-        "cannot be read gets an error line on stderr; the others are still predicted.",
+        "and print the predicted class, its probability and the ink assumed, one line per "
+        "file. A file that cannot be read gets an error line on stderr; the others are still "
+        "predicted.",
     )
     sub.add_argument("model", metavar="MODEL", help="a model file written by 'nnscratch train'")
     sub.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
+    sub.add_argument(
+        "--ink",
+        choices=images.INK_CHOICES,
+        default="auto",
+        help="the digit's ink: light on a dark background (as MNIST), dark on a light one, or "
+        "auto, guessed from each picture (default: auto)",
+    )
     sub.add_argument("--json", action="store_true", help="print one JSON object instead")
     sub.set_defaults(run=_predict)
 
@@ -626,10 +635,11 @@ def _predict(args: argparse.Namespace) -> int:
             f"{args.model}: the model takes {model.sizes[0]} inputs, not 28 x 28 = 784 pixels"
         )
     names = _class_names(model, args.model)
+    guessed = args.ink == "auto"
     predictions, errors = [], []
     for path in args.images:
         try:
-            x = images.load_digit(path, dtype=model.dtype)
+            x, ink = _read_digit(path, args.ink, model.dtype)
         except (OSError, ValueError) as exc:
             errors.append({"image": path, "error": _describe(exc)})
             _error(errors[-1]["error"], FAILURE)
@@ -644,13 +654,35 @@ def _predict(args: argparse.Namespace) -> int:
                     "class": names[label],
                     "probability": float(proba[label]),
                     "probabilities": proba.astype(float).tolist(),
+                    "ink": ink,
+                    "ink_guessed": guessed,
                 }
             )
         else:  # one line at a time, for a reader such as `head`
-            print(f"{path}: {names[label]} ({proba[label]:.1%})", flush=True)
+            background = "dark" if ink == "light" else "light"
+            how = " (guessed; --ink overrides)" if guessed else ""
+            line = f"{path}: {names[label]} ({proba[label]:.1%}), {ink} ink on {background}"
+            print(line + how, flush=True)
     if args.json:
         _print_json({"model": args.model, "predictions": predictions, "errors": errors})
     return FAILURE if errors else 0
+
+
+def _read_digit(path: str, ink: images.Ink, dtype: np.dtype) -> tuple[np.ndarray, str]:
+    """The picture at ``path`` as a row of the network's input, and the ink assumed ("light" or
+    "dark", guessed if ``ink`` is "auto"); Pillow's warnings become our warning lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gray = images.read_gray(path)
+    for warning in caught:
+        print(f"{PROG}: warning: {_one_line(str(warning.message))}", file=sys.stderr)
+    if ink == "auto":
+        ink = images.guess_ink(gray)
+    try:
+        digit = images.prepare_digit(gray, ink=ink)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return digit.reshape(recipes.IMAGE_FEATURES).astype(dtype), ink
 
 
 def _class_names(model: MLP, path: str) -> tuple[str, ...]:

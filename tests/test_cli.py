@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+import warnings
 from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -223,7 +224,8 @@ def test_predict_reads_drawn_digits_and_reports_bad_files(trained, tmp_path):
     model = ns.MLP.load(path)
     for line, image in zip(lines, [one, zero], strict=True):
         proba = model.predict_proba(images.load_digit(image)[None])[0]
-        assert line == f"{image}: {proba.argmax()} ({proba.max():.1%})"
+        guessed = "dark ink on light (guessed; --ink overrides)"
+        assert line == f"{image}: {proba.argmax()} ({proba.max():.1%}), {guessed}"
     errors = err.splitlines()
     assert len(errors) == 2 and all(e.startswith("nnscratch: error: ") for e in errors)
     assert "notes.png: not an image file" in errors[0]
@@ -252,8 +254,68 @@ def test_predict_json(trained, tmp_path):
     assert prediction["class"] == str(proba.argmax())
     assert prediction["probability"] == float(proba.max())
     assert prediction["probabilities"] == proba.astype(float).tolist()
+    assert prediction["ink"] == "dark" and prediction["ink_guessed"] is True
     [error] = report["errors"]
     assert error["image"] == str(notes) and "not an image file" in error["error"]
+
+
+def light_on_dark(path, kind: str):
+    """A picture drawn as MNIST's digits are: light ink on a dark background."""
+    image = np.asarray(Image.open(draw_digit(path, kind)))
+    Image.fromarray(255 - image).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("drawing", "options", "ink", "guessed"),
+    [
+        (draw_digit, [], "dark", True),
+        (light_on_dark, [], "light", True),
+        (draw_digit, ["--ink", "dark"], "dark", False),
+        (light_on_dark, ["--ink", "light"], "light", False),
+        (light_on_dark, ["--ink", "auto"], "light", True),
+    ],
+)
+def test_predict_says_which_ink_it_assumed(trained, tmp_path, drawing, options, ink, guessed):
+    """Issue 11: the output never said which polarity was assumed, nor could it be chosen."""
+    path, _, _ = trained
+    picture = drawing(tmp_path / "one.png", "one")
+    status, out, err = run_main(["predict", path, picture, *options])
+    assert status == 0 and err == ""
+    proba = ns.MLP.load(path).predict_proba(images.load_digit(picture, ink=ink)[None])[0]
+    background = {"dark": "light", "light": "dark"}[ink]
+    how = " (guessed; --ink overrides)" if guessed else ""
+    assert (
+        out == f"{picture}: {proba.argmax()} ({proba.max():.1%}), {ink} ink on {background}{how}\n"
+    )
+
+
+def test_ink_overrides_the_guess(trained, tmp_path):
+    """Read as light ink, a dark-on-light picture has no ink (the guess, dark, reads it)."""
+    path, _, _ = trained
+    picture = draw_digit(tmp_path / "one.png", "one")
+    status, out, err = run_main(["predict", path, picture, "--ink", "light", "--json"])
+    assert status == 1 and json.loads(out)["predictions"] == []
+    assert_one_error_line(err, rf"{re.escape(str(picture))}: the image is blank")
+
+
+def test_pillows_warnings_become_warning_lines(trained, tmp_path, monkeypatch):
+    """A warning about a picture (images.read_gray reissues Pillow's, naming the file) is one
+    line of ours on stderr, not Python's warning display."""
+    path, _, _ = trained
+    picture = draw_digit(tmp_path / "one.png", "one")
+    read_gray = images.read_gray
+
+    def warning_read(source):
+        warnings.warn(
+            f"{source}: Corrupt EXIF data.\nExpecting 12 bytes", UserWarning, stacklevel=2
+        )
+        return read_gray(source)
+
+    monkeypatch.setattr(images, "read_gray", warning_read)
+    status, out, err = run_main(["predict", path, picture])
+    assert status == 0 and len(out.splitlines()) == 1
+    assert err == f"nnscratch: warning: {picture}: Corrupt EXIF data. Expecting 12 bytes\n"
 
 
 def test_train_json_is_one_object_and_nothing_else(tiny_data, tmp_path):
@@ -289,7 +351,8 @@ def test_fashion_mnist_names_its_classes(tiny_data, tmp_path):
     assert tiny_data == [("fashion-mnist", None), ("fashion-mnist", None)]
     status, out, _ = run_main(["predict", path, draw_digit(tmp_path / "a.png", "one")])
     assert status == 0
-    assert out.split(": ", 1)[1].rsplit(" (", 1)[0] in data.FASHION_MNIST_CLASSES
+    match = re.fullmatch(r".*a\.png: (.+) \(\d+\.\d%\), dark ink on light.*\n", out)
+    assert match and match.group(1) in data.FASHION_MNIST_CLASSES, out
 
 
 # --------------------------------------------------------------------------- the options
@@ -426,6 +489,7 @@ def test_without_tqdm_no_python_argument_is_suggested(recorded_recipe, tmp_path,
         (["fly"], r"invalid choice: 'fly'"),
         ([], r"required: command"),
         (["predict", "model.npz"], r"required: IMAGE"),
+        (["predict", "model.npz", "a.png", "--ink", "black"], r"argument --ink: invalid choice"),
     ],
 )
 def test_usage_errors(argv, pattern, tiny_data):
