@@ -371,7 +371,7 @@ def _train(args: argparse.Namespace) -> int:
     talk = not (args.quiet or args.json)
     if talk:
         print(
-            f"{dataset.name}: {len(dataset.x_train)} training images "
+            f"{dataset.name}{_read_from(dataset)}: {len(dataset.x_train)} training images "
             f"({recipe.validation_size} held out for validation), {len(dataset.x_test)} test "
             "images"
         )
@@ -400,6 +400,12 @@ def _train(args: argparse.Namespace) -> int:
         )
         print(f"saved the model to {args.out}")
     return 0
+
+
+def _read_from(dataset: data.Dataset) -> str:
+    """`` (read from FOLDER)``: which folder the data set's files came from, if any."""
+    folders = ", ".join(map(str, dataset.folders))
+    return f" (read from {folders})" if folders else ""
 
 
 def _check_out(path: str) -> None:
@@ -460,6 +466,7 @@ def _train_report(
     return {
         "model": path,
         "dataset": dataset.name,
+        "data_folders": list(map(str, dataset.folders)),
         "seed": run.seed,
         "recipe": run.recipe.settings(),
         "training_images": len(dataset.x_train) - run.recipe.validation_size,
@@ -529,7 +536,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _print_json(_evaluation_report(args.model, dataset, y, y_pred, cm, scores))
         return 0
     print(f"model: {args.model} ({'-'.join(map(str, model.sizes))}, {model.dtype.name})")
-    print(f"data: the {dataset.name} test set, {len(y)} images\n")
+    print(f"data: the {dataset.name} test set{_read_from(dataset)}, {len(y)} images\n")
     report = metrics.classification_report(
         y, y_pred, target_names=dataset.classes, num_classes=k, counts=True
     )
@@ -580,6 +587,7 @@ def _evaluation_report(
     return {
         "model": path,
         "dataset": dataset.name,
+        "data_folders": list(map(str, dataset.folders)),
         **scores,
         "classes": [
             {

@@ -956,3 +956,20 @@ def test_predict_keeps_going_past_files_it_cannot_read(trained, tmp_path):
     assert len(lines) == len(bad) and "Traceback" not in err
     for line, image in zip(lines, bad, strict=True):
         assert line.startswith(f"nnscratch: error: {image}: "), line
+
+
+def test_train_and_evaluate_say_which_folder_the_data_came_from(fake, folders, tmp_path):
+    """Issue 15: nothing said which folder was used (--data-dir and $NNSCRATCH_DATA_DIR meant
+    different levels); now both the text and the JSON say."""
+    fake.write(folders["data_dir"])
+    argv = ["train", *FAST, "--validation-size", "1", "--batch-size", "1", "--hidden", "4"]
+    status, out, err = run_main(
+        [*argv, "--data-dir", folders["data_dir"], "--out", tmp_path / "m.npz"]
+    )
+    assert status == 0, err
+    assert out.startswith(f"mnist (read from {folders['data_dir']}): 3 training images")
+    status, out, err = run_main(
+        ["evaluate", tmp_path / "m.npz", "--data-dir", folders["data_dir"], "--json"]
+    )
+    assert status == 0, err
+    assert json.loads(out)["data_folders"] == [str(folders["data_dir"])]
