@@ -137,8 +137,8 @@ def _output_closed() -> int:
 
 def _describe(exc: BaseException) -> str:
     """One line saying what went wrong, with the whole cause."""
-    if isinstance(exc, data.DataNotFoundError):
-        return _data_not_found(str(exc))
+    if isinstance(exc, data.DataNotFoundError):  # its advice is the library's: add the option
+        return f"{_one_line(str(exc))} Or pass --data-dir DIR, the folder that holds them."
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{os.fspath(exc.filename)}: {exc.strerror}"
     return _one_line(str(exc)) or type(exc).__name__
@@ -147,20 +147,6 @@ def _describe(exc: BaseException) -> str:
 def _one_line(text: str) -> str:
     """The lines of ``text`` joined into one."""
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def _data_not_found(message: str) -> str:
-    """The data module's message on one line, with the command line's advice for its own.
-
-    Everything up to its advice is kept (what is missing, where it was looked for, why the
-    download failed); the advice names Python arguments, so the command line's replaces it.
-    """
-    cause = message.split("To provide the files", 1)[0]
-    lines = [line.strip().rstrip(".:;") for line in cause.splitlines() if line.strip()]
-    return (
-        "; ".join(lines) + ". Pass --data-dir DIR (the folder holding the files) or set "
-        f"{data.DATA_DIR_VARIABLE}, or retry with network access."
-    )
 
 
 # --------------------------------------------------------------------------- argument types
