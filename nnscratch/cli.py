@@ -227,12 +227,18 @@ def _measured_default_text() -> str:
     runs, median = record["runs"], record["median"]
     accuracies = [run["test_accuracy"] for run in runs]
     machine = record["machine"]
+    load = record["load_average_before"]  # the work of others (the runs add their own after)
+    shared = (
+        f", shared with other work (a load average of {load:.1f} before the runs)"
+        if load > 1
+        else ""
+    )
     return (
         f"With the defaults, training took {median['training_seconds']:.0f} s (the whole "
         f"command {median['command_seconds']:.0f} s) and reached {min(accuracies):.2%} to "
         f"{max(accuracies):.2%} test accuracy (median {median['test_accuracy']:.2%}) over "
         f"seeds {', '.join(str(run['seed']) for run in runs)}, as measured on {record['date']} "
-        f"on a {machine['cores']}-core {machine['cpu']} ({machine['blas']}) by "
+        f"on a {machine['cores']}-core {machine['cpu']} ({machine['blas']}){shared} by "
         "benchmarks/default_recipe.py."
     )
 
