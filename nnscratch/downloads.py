@@ -7,8 +7,8 @@ goes to a temporary file beside its target, under a name of its own
 (``.NAME.<random>.part``), and is renamed into place only once complete and verified against
 its pinned SHA-256 and size (:func:`read_verified`), under a lock (``filelock``, the file
 ``.lock`` in the cache folder) so that of two processes that finish together one puts its
-file in place and the other keeps it. Whatever fails, or is interrupted by an exception
-(``KeyboardInterrupt``, or the command line's handler of ``SIGTERM``), deletes its own
+file in place and the other keeps it. Whatever fails, or is interrupted (``KeyboardInterrupt``,
+``SIGTERM``, ``SIGHUP``, which then end the process as they would have), deletes its own
 temporary file; folders are made as needed and never removed, since another process may be
 downloading into them.
 """
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from ._files import temporary_path
+from ._files import signals_raise, temporary_path
 from ._optional import import_optional
 from .idx import MAX_CONTENT_SIZE, read_content
 
@@ -167,22 +167,23 @@ def _download(fname: str, folder: Path, mirrors: Sequence[str], expected: str, s
     target = folder / f"{fname}.gz"
     failures: list[str] = []
     rejected: list[ValueError] = []
-    for mirror in mirrors:
-        url = f"{mirror.rstrip('/')}/{fname}.gz"
-        temporary = temporary_path(target)
-        try:
-            downloader(url, os.fspath(temporary), None)
-            read_verified(temporary, expected, source=url, max_size=size)
-            with lock:
-                os.replace(temporary, target)
-            return target
-        except ValueError as error:  # the bytes are wrong (ChecksumError, IDXFormatError)
-            rejected.append(error)
-            failures.append(f"download from {url} failed: {_reason(error)}")
-        except OSError as error:  # connection, HTTP status, truncated body (requests errors)
-            failures.append(f"download from {url} failed: {_reason(error)}")
-        finally:
-            temporary.unlink(missing_ok=True)
+    with signals_raise():  # SIGTERM and SIGHUP, too, reach each attempt's `finally`
+        for mirror in mirrors:
+            url = f"{mirror.rstrip('/')}/{fname}.gz"
+            temporary = temporary_path(target)
+            try:
+                downloader(url, os.fspath(temporary), None)
+                read_verified(temporary, expected, source=url, max_size=size)
+                with lock:
+                    os.replace(temporary, target)
+                return target
+            except ValueError as error:  # the bytes are wrong (ChecksumError, IDXFormatError)
+                rejected.append(error)
+                failures.append(f"download from {url} failed: {_reason(error)}")
+            except OSError as error:  # connection, HTTP status, truncated body (requests)
+                failures.append(f"download from {url} failed: {_reason(error)}")
+            finally:
+                temporary.unlink(missing_ok=True)
     if rejected:
         rejected[0].add_note("Nothing was saved. Mirrors tried:\n" + "\n".join(failures))
         raise rejected[0]
