@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import hostile
 import numpy as np
 import pytest
 from fake_mnist import closed_port_url
@@ -642,6 +643,67 @@ def test_bad_model_files(command, tmp_path, tiny_data):
     status, _, err = run_main([command, small, *extra])
     assert status == 1
     assert_one_error_line(err, "5 inputs")
+
+
+def corrupted_deflate(data: bytes) -> bytes:
+    data = hostile.deflated(data)
+    at = hostile.data_offset(data, "W1.npy")
+    return data[:at] + b"\xff" + data[at + 1 :]  # a deflate block of type 3, which is none
+
+
+def unknown_method(data: bytes) -> bytes:
+    return hostile.edit_local(hostile.edit_central(data, "W1.npy", method=99), "W1.npy", method=99)
+
+
+def deep_metadata(data: bytes) -> bytes:
+    with np.load(io.BytesIO(data)) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    text = arrays.pop("metadata").tobytes().decode()
+    deep = text[:-1] + ', "deep": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    out = io.BytesIO()
+    np.savez(out, metadata=np.frombuffer(deep.encode(), dtype=np.uint8), **arrays)
+    return out.getvalue()
+
+
+def forged_zip64(data: bytes) -> bytes:
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (3891000000, 2), }"
+    size = 128 + 3_891_000_000 * 2 * 4
+    return hostile.forge_zip64_sizes(
+        hostile.edit_npy_header(data, "W1.npy", text), "W1.npy", size, size
+    )
+
+
+CRAFTED_MODEL_FILES = {  # issue 11: each of these crashed evaluate and predict with a traceback
+    "deflate stream corrupted near its start (zlib.error)": (
+        corrupted_deflate,
+        r"array 'W1' .*invalid block type",
+    ),
+    "encryption flag (RuntimeError)": (
+        lambda data: hostile.edit_central(data, "b1.npy", flags=0x1),
+        r"entry 'b1\.npy' is encrypted",
+    ),
+    "unknown compression method (NotImplementedError)": (
+        unknown_method,
+        r"'W1\.npy' uses compression method 99",
+    ),
+    "metadata nested 200,000 deep (RecursionError)": (deep_metadata, r"nested more than 32"),
+    "zip64 size forged to 29 GiB (MemoryError)": (forged_zip64, r"'W1\.npy' declares \d+ bytes"),
+}
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "recipe"])
+@pytest.mark.parametrize("case", CRAFTED_MODEL_FILES)
+def test_crafted_model_files_are_one_line(trained, tmp_path, tiny_data, command, case):
+    """Issue 11: crafted or damaged model files crashed ``evaluate`` and ``predict`` with a
+    Python traceback; each is now one line naming the file and the part that is wrong."""
+    craft, pattern = CRAFTED_MODEL_FILES[case]
+    path = tmp_path / "crafted.npz"
+    path.write_bytes(craft(trained[0].read_bytes()))
+    extra = [draw_digit(tmp_path / "a.png", "one")] if command == "predict" else []
+    status, out, err = run_main([command, path, *extra])
+    assert status == 1 and out == ""
+    assert_one_error_line(err, f"{re.escape(str(path))}: .*{pattern}")
+    assert tiny_data == []
 
 
 @pytest.mark.parametrize("dataset", [["mnist"], {"name": "mnist"}, 7])
