@@ -293,6 +293,16 @@ def test_a_run_that_ends_far_above_its_start_is_divergence():
     assert np.isfinite(caught.value.loss)
 
 
+def test_a_rate_of_1e30_is_divergence():
+    """Issue 11: ``fit`` with ``SGD(lr=1e30)`` in float64 recorded losses of 1e117 (here 1e29
+    after a first epoch of 1e172) without complaint: finite, and far above any start."""
+    x, y = bars()
+    model = ns.MLP([784, 16, 10], seed=0, dtype=np.float64)
+    with pytest.raises(DivergenceError, match=r"with learning rate 1e\+30") as caught:
+        fit(model, x, y, epochs=20, batch_size=32, optimizer=SGD(1e30), seed=0, progress=False)
+    assert np.isfinite(caught.value.loss) and caught.value.loss > 1e20
+
+
 def test_a_spike_that_comes_back_is_not_divergence():
     """Plain SGD at a rate of 3 spikes to 1e15 times its first loss on these blobs, then fits
     them perfectly: no bound on the loss alone can tell this run from a diverging one."""
