@@ -300,6 +300,53 @@ def test_ink_overrides_the_guess(trained, tmp_path):
     assert_one_error_line(err, rf"{re.escape(str(picture))}: the image is blank")
 
 
+def predicted(out: str) -> tuple[str, str]:
+    """The class and the ink of the one line ``predict`` printed."""
+    match = re.fullmatch(r".*: (\S+) \(\d+\.\d%\), (\w+ ink on \w+).*\n", out)
+    assert match, out
+    return match[1], match[2]
+
+
+def test_a_16_bit_picture_reads_as_its_8_bit_copy(trained, tmp_path):
+    """Issue 11: a 16-bit grey PNG was clipped to black and white (here all white: blank)."""
+    path, _, _ = trained
+    eight = draw_digit(tmp_path / "eight.png", "one")
+    levels = np.asarray(Image.open(eight)).astype(np.uint16) * 257
+    sixteen = tmp_path / "sixteen.png"
+    Image.fromarray(levels).save(sixteen)
+    assert Image.open(sixteen).mode.startswith("I;16")
+    results = [run_main(["predict", path, picture]) for picture in (eight, sixteen)]
+    assert [status for status, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert predicted(results[0][1]) == predicted(results[1][1])
+    assert predicted(results[1][1])[1] == "dark ink on light"
+
+
+def test_a_dark_frame_does_not_change_the_ink_or_the_class(trained, tmp_path):
+    """Issue 11: a digit drawn dark on light inside a dark frame was read as light ink."""
+    path, _, _ = trained
+    plain = draw_digit(tmp_path / "plain.png", "one")
+    gray = np.asarray(Image.open(plain)).copy()
+    gray[:4], gray[-4:], gray[:, :4], gray[:, -4:] = 0, 0, 0, 0
+    framed = tmp_path / "framed.png"
+    Image.fromarray(gray).save(framed)
+    (_, plain_out, _), (status, framed_out, err) = (
+        run_main(["predict", path, picture]) for picture in (plain, framed)
+    )
+    assert status == 0, err
+    assert predicted(framed_out) == predicted(plain_out)
+    assert predicted(framed_out)[1] == "dark ink on light"
+
+
+def test_a_huge_picture_is_one_line(trained, tmp_path):
+    """Issue 11: a 10000 x 10000 PNG took 14 s and 4.8 GB and printed Pillow's raw warning."""
+    path, _, _ = trained
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(hostile.png(10_000, 10_000))
+    status, out, err = run_main(["predict", path, huge])
+    assert status == 1 and out == ""
+    assert_one_error_line(err, rf"{re.escape(str(huge))}: the image is too large: 10000 x 10000")
+
+
 def test_pillows_warnings_become_warning_lines(trained, tmp_path, monkeypatch):
     """A warning about a picture (images.read_gray reissues Pillow's, naming the file) is one
     line of ours on stderr, not Python's warning display."""
