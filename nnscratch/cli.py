@@ -271,8 +271,9 @@ def _add_data_options(sub: argparse.ArgumentParser, dataset_help: str) -> None:
     sub.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="folder holding the data set's four IDX files (otherwise $NNSCRATCH_DATA_DIR, "
-        "then the cache, downloading what is missing)",
+        help="folder holding the data set's four IDX files, or its parent holding a folder "
+        "named after the data set, such as mnist/ (otherwise $NNSCRATCH_DATA_DIR, taken "
+        "the same way, then the cache, downloading what is missing)",
     )
 
 

@@ -1082,3 +1082,23 @@ def test_train_and_evaluate_say_which_folder_the_data_came_from(fake, folders, t
     )
     assert status == 0, err
     assert json.loads(out)["data_folders"] == [str(folders["data_dir"])]
+
+
+@pytest.mark.parametrize("how", ["--data-dir", "NNSCRATCH_DATA_DIR"])
+@pytest.mark.parametrize("level", ["files", "parent"])
+def test_data_dir_and_the_variable_take_either_level(fake, folders, monkeypatch, how, level):
+    """Issue 15: --data-dir wanted the mnist/ folder itself, $NNSCRATCH_DATA_DIR its parent;
+    both now take either, and the output says which folder was read."""
+    files = folders["data_dir"] / "mnist"
+    fake.write(files)
+    given = files if level == "files" else folders["data_dir"]
+    if how == "--data-dir":
+        options = ["--data-dir", given]
+    else:
+        monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(given))
+        options = []
+    model = folders["data_dir"] / "m.npz"
+    ns.MLP([784, 10], seed=0).save(model)
+    status, out, err = run_main(["evaluate", model, *options])
+    assert status == 0, err
+    assert f"data: the mnist test set (read from {files})," in out
