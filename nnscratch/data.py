@@ -9,15 +9,20 @@ fetches them.
 :func:`load_mnist` and :func:`load_fashion_mnist` look for each of the four files, as ``NAME``
 or ``NAME.gz``, in these folders, in order:
 
-1. the ``data_dir`` argument;
-2. ``$NNSCRATCH_DATA_DIR/mnist`` (resp. ``fashion-mnist``);
+1. the ``data_dir`` argument, then ``data_dir/mnist`` (resp. ``fashion-mnist``);
+2. ``$NNSCRATCH_DATA_DIR``, then ``$NNSCRATCH_DATA_DIR/mnist`` (resp. ``fashion-mnist``);
 3. ``/usr/share/datasets/mnist`` (resp. ``fashion-mnist``), where Debian's
    ``dataset-fashion-mnist`` package installs its files (:data:`SYSTEM_DATA_DIR`);
 4. the per-user cache, ``pooch.os_cache("nnscratch")/mnist`` (``$XDG_CACHE_HOME`` is respected).
 
-What is missing is downloaded into the cache, trying each mirror in turn
-(:data:`MNIST_MIRRORS`, :data:`FASHION_MNIST_MIRRORS`, or the ``mirrors=`` argument). Every file,
-found or downloaded, is checked against the pinned SHA-256 of its *decompressed* bytes.
+So a data folder, given or in the environment, means the same at either level: the folder
+holding the four files, or its parent holding ``mnist/`` and ``fashion-mnist/``. What is
+missing is downloaded into the cache, trying each mirror in turn (:data:`MNIST_MIRRORS`,
+:data:`FASHION_MNIST_MIRRORS`, or the ``mirrors=`` argument). Every file, found or
+downloaded, is checked against the pinned SHA-256 of its *decompressed* bytes; reading stops
+as soon as a file holds more than its known size (:data:`MNIST_SIZES`), so a damaged or
+hostile file that inflates to gigabytes costs no more than the real one. The
+:class:`Dataset` records where each of its files came from.
 
 :func:`preprocess` turns images into the network's input rows, and
 :func:`train_validation_split` holds out a seeded validation set.
@@ -28,9 +33,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -45,9 +51,11 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MIRRORS",
     "FASHION_MNIST_SHA256",
+    "FASHION_MNIST_SIZES",
     "MNIST_CLASSES",
     "MNIST_MIRRORS",
     "MNIST_SHA256",
+    "MNIST_SIZES",
     "SYSTEM_DATA_DIR",
     "ChecksumError",
     "DataNotFoundError",
@@ -64,6 +72,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+T = TypeVar("T")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -99,25 +108,36 @@ _FIELDS = (
 )
 
 
-def _pinned(**digests: str) -> Mapping[str, str]:
-    """File name -> SHA-256, each digest given by the :class:`Dataset` field its file fills."""
-    return MappingProxyType({fname: digests[field] for field, fname in _FIELDS})
+def _by_file(**values: T) -> Mapping[str, T]:
+    """File name -> value, each value given by the :class:`Dataset` field its file fills."""
+    return MappingProxyType({fname: values[field] for field, fname in _FIELDS})
 
 
 #: SHA-256 of the decompressed files (the canonical MNIST bytes), by file name without ``.gz``.
-MNIST_SHA256: Mapping[str, str] = _pinned(
+MNIST_SHA256: Mapping[str, str] = _by_file(
     x_train="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     y_train="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     x_test="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     y_test="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 )
 #: SHA-256 of Fashion-MNIST's decompressed files, by file name without ``.gz``.
-FASHION_MNIST_SHA256: Mapping[str, str] = _pinned(
+FASHION_MNIST_SHA256: Mapping[str, str] = _by_file(
     x_train="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     y_train="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     x_test="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     y_test="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 )
+
+#: Size in bytes of each decompressed file (the IDX header and 60,000 or 10,000 images of 28 x 28
+#: pixels, or as many labels), by file name without ``.gz``.
+MNIST_SIZES: Mapping[str, int] = _by_file(
+    x_train=16 + 60_000 * 28 * 28,
+    y_train=8 + 60_000,
+    x_test=16 + 10_000 * 28 * 28,
+    y_test=8 + 10_000,
+)
+#: Fashion-MNIST's files have MNIST's layout, hence its sizes.
+FASHION_MNIST_SIZES: Mapping[str, int] = MNIST_SIZES
 
 #: MNIST's download mirrors, tried in turn; a file's URL is the base followed by ``NAME.gz``.
 MNIST_MIRRORS: tuple[str, ...] = (
@@ -129,7 +149,8 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 
-#: The environment variable naming a folder with ``mnist/`` and ``fashion-mnist/`` inside.
+#: The environment variable naming a data folder: one holding a data set's four files, or its
+#: parent, holding ``mnist/`` and ``fashion-mnist/``.
 DATA_DIR_VARIABLE = "NNSCRATCH_DATA_DIR"
 #: Where system packages (Debian's ``dataset-fashion-mnist``) put data sets.
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
@@ -154,6 +175,9 @@ class Dataset:
         Test images.
     y_test : ndarray of uint8, shape (n_test,)
         Test labels.
+    files : mapping of str to Path
+        Where each file was read from, by file name without ``.gz`` (empty for a data set
+        made in memory).
     """
 
     name: str
@@ -161,11 +185,18 @@ class Dataset:
     y_train: NDArray[np.uint8]
     x_test: NDArray[np.uint8]
     y_test: NDArray[np.uint8]
+    files: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def classes(self) -> tuple[str, ...]:
         """The class names, index = label (see :data:`CLASSES`)."""
         return CLASSES[self.name]
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """The folders the files came from, each once, in the order of the files (one folder,
+        unless some files were found in one and the others downloaded into the cache)."""
+        return tuple(dict.fromkeys(path.parent for path in self.files.values()))
 
     def __repr__(self) -> str:
         arrays = ", ".join(
@@ -188,15 +219,15 @@ def load(
     parameters, the return value and the errors (the default mirrors are the data set's).
     """
     paths = locate_files(name, data_dir, download=download, mirrors=mirrors)
-    pinned, _ = _registry(name)
+    pinned, sizes, _ = _registry(name)
     arrays = {}
-    for field, fname in _FIELDS:
+    for field_name, fname in _FIELDS:
         source = os.fspath(paths[fname])
-        content = read_verified(paths[fname], pinned[fname], source=source)
-        arrays[field] = parse_idx(content, source=source)
+        content = read_verified(paths[fname], pinned[fname], source=source, max_size=sizes[fname])
+        arrays[field_name] = parse_idx(content, source=source)
     for split in ("train", "test"):
         _check_split(arrays[f"x_{split}"], arrays[f"y_{split}"], split=split, paths=paths)
-    return Dataset(name, **arrays)
+    return Dataset(name, **arrays, files=MappingProxyType(dict(paths)))
 
 
 def load_mnist(
@@ -211,7 +242,8 @@ def load_mnist(
     ----------
     data_dir : str or path-like, optional
         A folder holding the four files (``train-images-idx3-ubyte`` etc., raw or ``.gz``),
-        searched first; see the module documentation for the other folders.
+        or its parent holding them in ``mnist/``; searched first. See the module
+        documentation for the other folders.
     download : bool
         Download missing files into the per-user cache. If False, raise instead.
     mirrors : sequence of str, optional
@@ -220,17 +252,19 @@ def load_mnist(
     Returns
     -------
     Dataset
-        uint8 images of shape (n, 28, 28) and uint8 labels of shape (n,).
+        uint8 images of shape (n, 28, 28) and uint8 labels of shape (n,); ``files`` says where
+        each came from.
 
     Raises
     ------
     DataNotFoundError
-        If files are missing and cannot be downloaded; the message lists the folders searched
-        and how to provide the files.
+        If files are missing and cannot be downloaded; the message, one line, names the files,
+        the folders searched, why each download failed, and how to provide the files.
     ChecksumError
         If a file's decompressed content does not have the pinned SHA-256.
     IDXFormatError
-        If a file is not valid IDX or does not hold (n, 28, 28) images / (n,) labels 0-9.
+        If a file is not valid IDX, holds (or decompresses to) more than the known size of
+        that file, or does not hold (n, 28, 28) images / (n,) labels 0-9.
     """
     return load("mnist", data_dir, download=download, mirrors=mirrors)
 
@@ -271,7 +305,7 @@ def locate_files(
         File name without ``.gz`` -> the file found (raw or gzip). Files found on disk are
         not verified here; :func:`load_mnist` verifies every file it reads.
     """
-    pinned, default_mirrors = _registry(name)
+    pinned, sizes, default_mirrors = _registry(name)
     folders = _local_folders(name, data_dir)
     paths = {fname: _find(fname, folders) for fname in pinned}
     if (found := _complete(paths)) is not None:
@@ -284,7 +318,7 @@ def locate_files(
     mirrors = (mirrors,) if isinstance(mirrors, str) else tuple(mirrors)
     failures = []
     if download and not all(paths.values()):
-        failures = download_missing(paths, cache, mirrors, pinned)
+        failures = download_missing(paths, cache, mirrors, pinned, sizes)
     if (found := _complete(paths)) is not None:
         return found
     missing = [fname for fname, path in paths.items() if path is None]
@@ -299,12 +333,13 @@ def _complete(paths: Mapping[str, Path | None]) -> dict[str, Path] | None:
     return found if len(found) == len(paths) else None
 
 
-def _registry(name: str) -> tuple[Mapping[str, str], tuple[str, ...]]:
-    """A data set's pinned digests and default mirrors (read at call time: tests patch them)."""
+def _registry(name: str) -> tuple[Mapping[str, str], Mapping[str, int], tuple[str, ...]]:
+    """A data set's pinned digests, file sizes and default mirrors (read at call time: tests
+    patch them)."""
     if name == "mnist":
-        return MNIST_SHA256, MNIST_MIRRORS
+        return MNIST_SHA256, MNIST_SIZES, MNIST_MIRRORS
     if name == "fashion-mnist":
-        return FASHION_MNIST_SHA256, FASHION_MNIST_MIRRORS
+        return FASHION_MNIST_SHA256, FASHION_MNIST_SIZES, FASHION_MNIST_MIRRORS
     raise ValueError(
         f"unknown data set: expected {' or '.join(map(repr, CLASSES))}, found {name!r}"
     )
@@ -332,12 +367,15 @@ def _check_split(x: np.ndarray, y: np.ndarray, *, split: str, paths: Mapping[str
 
 
 def _local_folders(name: str, data_dir: PathLike | None) -> list[Path]:
-    """The folders searched before the cache, in order."""
-    folders = [] if data_dir is None else [Path(data_dir).expanduser()]
-    if env := os.environ.get(DATA_DIR_VARIABLE):
-        folders.append(Path(env).expanduser() / name)
+    """The folders searched before the cache, in order, each once: a data folder (given, or
+    in the environment) and its sub-folder ``name``, then the system's."""
+    folders = []
+    for folder in (data_dir, os.environ.get(DATA_DIR_VARIABLE) or None):
+        if folder is not None:
+            folder = Path(folder).expanduser()
+            folders += [folder, folder / name]
     folders.append(SYSTEM_DATA_DIR / name)
-    return folders
+    return list(dict.fromkeys(folders))
 
 
 def _find(fname: str, folders: Sequence[Path]) -> Path | None:
@@ -358,26 +396,15 @@ def _not_found_message(
     download: bool,
     failures: Sequence[str],
 ) -> str:
-    """Say which files are missing, where we looked, and how to provide them."""
-    loader = f"load_{name.replace('-', '_')}"
-    retry = "retry with network access" if download else f"download them: {loader}(download=True)"
-    lines = [
-        f"{name}: {len(missing)} file(s) not found: {', '.join(missing)}.",
-        "Searched, in order (each file as NAME or NAME.gz):",
-        *(f"  {folder}" for folder in folders),
-    ]
-    if download:
-        lines += ["Downloading failed:", *(f"  {failure}" for failure in failures)]
-    else:
-        lines.append("Downloading is off (download=False).")
-    lines += [
-        "To provide the files, do one of:",
-        f"  - put them in a folder DIR/{name}/ and set the environment variable "
-        f"{DATA_DIR_VARIABLE}=DIR;",
-        f"  - pass the folder holding them: {loader}(data_dir=...);",
-        f"  - {retry}; the files come from {', '.join(mirrors) or 'the mirrors you pass'}.",
-    ]
-    return "\n".join(lines)
+    """One line: which files are missing, where we looked, why downloading failed, and how to
+    provide them."""
+    files = f"{len(missing)} file{'s' * (len(missing) > 1)} ({', '.join(missing)})"
+    where = ", ".join(map(str, folders))
+    why = "; ".join(failures) if download else f"downloading is off (mirrors: {', '.join(mirrors)})"
+    return (
+        f"{name}: {files} not found in {where}; {why}. Put the files (as NAME or NAME.gz) in "
+        f"one of those folders, or set {DATA_DIR_VARIABLE} to the folder that holds them."
+    )
 
 
 # --------------------------------------------------------------------------- preparing inputs

@@ -5,12 +5,18 @@ one big-endian 32-bit size per dimension, then the values in C order, big-endian
 :func:`read_idx` and :func:`write_idx` handle every type code and any number of dimensions,
 raw or gzip-compressed (recognised from the bytes, not the name); :func:`read_content` gives a
 file's bytes, decompressed if need be, and :func:`content_sha256` their digest.
+
+Decompression is bounded: reading stops as soon as the content exceeds the size it may have
+(for :func:`read_idx`, the size its header declares; for :func:`read_content`, the caller's
+``max_size``, the known size of a data set's file; at most :data:`MAX_CONTENT_SIZE`), so a
+small file that inflates to gigabytes (a gzip bomb) is refused after a few megabytes.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import math
 import os
 import struct
@@ -28,6 +34,7 @@ from ._files import atomic_write
 
 __all__ = [
     "IDX_DTYPES",
+    "MAX_CONTENT_SIZE",
     "IDXFormatError",
     "content_sha256",
     "parse_idx",
@@ -55,12 +62,19 @@ IDX_DTYPES: Mapping[int, np.dtype] = MappingProxyType(
     }
 )
 _IDX_CODES = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}  # "i4" -> 0x0C
+#: The most content (decompressed) read from one file whose size is not known: 2 GiB.
+MAX_CONTENT_SIZE = 1 << 31
 _GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20  # compressed bytes per step: big enough to be fast, small enough to overlap
+_CHUNK = 1 << 20  # bytes per step, read or decompressed: big enough to be fast, small enough
+# to overlap with hashing and to stop soon after a size is exceeded
+_MAX_HEADER = 4 + 4 * 255  # the longest IDX header: the magic number and 255 sizes
 
 
 def read_idx(path: PathLike) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed (told apart by its first bytes, not its name).
+
+    The header is read first, and then no more content than it declares: a file that holds
+    (or decompresses to) more is refused as soon as that is seen.
 
     Parameters
     ----------
@@ -76,10 +90,26 @@ def read_idx(path: PathLike) -> np.ndarray:
     ------
     IDXFormatError
         For a bad magic number, an unknown type code, no dimensions, a truncated header,
-        a payload shorter or longer than the header declares, or a corrupt or truncated gzip
-        stream. The message names the file, what was expected and what was found.
+        a payload shorter or longer than the header declares (or larger than
+        :data:`MAX_CONTENT_SIZE`), or a corrupt or truncated gzip stream. The message names
+        the file, what was expected and what was found.
     """
-    return parse_idx(read_content(path), source=os.fspath(path))
+    source = os.fspath(path)
+    head = bytearray()
+    for piece in _pieces(path, source=source):
+        head += piece
+        if len(head) >= _MAX_HEADER:
+            break
+    shape, dtype, offset = _parse_header(head, source=source)
+    size = offset + math.prod(shape) * dtype.itemsize
+    if size > MAX_CONTENT_SIZE:
+        raise IDXFormatError(
+            f"{source}: too large: the header declares {dtype.name} values of shape {shape}, "
+            f"{size} bytes in all, more than the {MAX_CONTENT_SIZE} read from one file"
+        )
+    declared = f"the header declares {dtype.name} values of shape {shape}, {size} bytes in all"
+    pieces = _bounded(_pieces(path, source=source), size, source=source, declared=declared)
+    return parse_idx(bytearray().join(pieces), source=source)
 
 
 def write_idx(path: PathLike, array: ArrayLike, *, compress: bool | None = None) -> None:
@@ -119,13 +149,18 @@ def write_idx(path: PathLike, array: ArrayLike, *, compress: bool | None = None)
 def content_sha256(path: PathLike) -> str:
     """The SHA-256 hex digest of a file's content, decompressed first if it is gzip.
 
+    The content is hashed as it is read, never held in memory whole.
+
     Raises
     ------
     IDXFormatError
-        If the file starts like gzip but is not a valid gzip stream.
+        If the file starts like gzip but is not a valid gzip stream, or its content is larger
+        than :data:`MAX_CONTENT_SIZE`.
     """
     digest = hashlib.sha256()
-    read_content(path, digest=digest)
+    source = os.fspath(path)
+    for piece in _bounded(_pieces(path, source=source), MAX_CONTENT_SIZE, source=source):
+        digest.update(piece)
     return digest.hexdigest()
 
 
@@ -163,6 +198,27 @@ def parse_idx(data: bytearray, *, source: str) -> np.ndarray:
     IDXFormatError
         As :func:`read_idx`.
     """
+    shape, dtype, offset = _parse_header(data, source=source)
+    count = math.prod(shape)
+    expected = offset + count * dtype.itemsize
+    if len(data) != expected:
+        problem = "missing bytes" if len(data) < expected else "trailing bytes"
+        raise IDXFormatError(
+            f"{source}: {problem}: the header declares {dtype.name} values of shape {shape}, "
+            f"{expected} bytes in all, found {len(data)}"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    try:
+        array = array.reshape(shape)
+    except ValueError as error:  # more dimensions than a NumPy array can have (64)
+        raise IDXFormatError(
+            f"{source}: cannot make a {len(shape)}-dimensional array ({error})"
+        ) from None
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _parse_header(data: bytearray, *, source: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The shape, dtype and data offset the IDX header at the start of ``data`` declares."""
     if len(data) < 4:
         raise IDXFormatError(
             f"{source}: truncated header: expected at least 4 bytes (the magic number), "
@@ -187,27 +243,16 @@ def parse_idx(data: bytearray, *, source: str) -> np.ndarray:
             f"{source}: truncated header: {ndim} dimensions need {offset} header bytes, "
             f"found {len(data)}"
         )
-    shape = struct.unpack_from(f">{ndim}I", data, 4)
-    dtype = IDX_DTYPES[code]
-    count = math.prod(shape)
-    expected = offset + count * dtype.itemsize
-    if len(data) != expected:
-        problem = "missing bytes" if len(data) < expected else "trailing bytes"
-        raise IDXFormatError(
-            f"{source}: {problem}: the header declares {dtype.name} values of shape {shape}, "
-            f"{expected} bytes in all, found {len(data)}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    try:
-        array = array.reshape(shape)
-    except ValueError as error:  # more dimensions than a NumPy array can have (64)
-        raise IDXFormatError(
-            f"{source}: cannot make a {ndim}-dimensional array ({error})"
-        ) from None
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    return struct.unpack_from(f">{ndim}I", data, 4), IDX_DTYPES[code], offset
 
 
-def read_content(path: PathLike, *, source: str | None = None, digest: Any = None) -> bytearray:
+def read_content(
+    path: PathLike,
+    *,
+    source: str | None = None,
+    digest: Any = None,
+    max_size: int = MAX_CONTENT_SIZE,
+) -> bytearray:
     """A file's bytes, gunzipped if they start with the gzip magic number.
 
     Parameters
@@ -218,53 +263,92 @@ def read_content(path: PathLike, *, source: str | None = None, digest: Any = Non
     digest : hashlib hash object, optional
         Fed the (decompressed) bytes as they come, e.g. ``hashlib.sha256()``; hashing
         overlaps decompression.
+    max_size : int
+        The most content the file may have, e.g. the known size of a data set's file:
+        reading (and decompressing) stops as soon as it is exceeded. Default
+        :data:`MAX_CONTENT_SIZE`.
 
     Raises
     ------
     IDXFormatError
-        If the file starts like gzip but is not a valid gzip stream.
+        If the file starts like gzip but is not a valid gzip stream, or its content is larger
+        than ``max_size``.
     """
     source = os.fspath(path) if source is None else source
-    with open(path, "rb") as file:
-        data = bytearray(os.fstat(file.fileno()).st_size)
-        del data[file.readinto(data) :]
-    if data[:2] != _GZIP_MAGIC:
-        if digest is not None:
-            digest.update(data)
-        return data
     pieces = []
     with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps decompression
-        for piece in _gunzip(memoryview(data), source=source):
+        for piece in _bounded(_pieces(path, source=source), max_size, source=source):
             pieces.append(piece)
             if digest is not None:
                 hasher.submit(digest.update, piece)
     return bytearray().join(pieces)
 
 
-def _gunzip(view: memoryview, *, source: str) -> Iterator[bytes]:
-    """Decompress each gzip member in ``view`` in turn (CRC-checked), yielding pieces of output."""
-    start = 0
+def _bounded(
+    pieces: Iterator[bytes], max_size: int, *, source: str, declared: str | None = None
+) -> Iterator[bytes]:
+    """``pieces`` as long as they add up to at most ``max_size`` bytes, else IDXFormatError
+    (saying what ``declared`` that size, if given)."""
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if total > max_size:
+            if declared is not None:
+                problem = f"trailing bytes: {declared}, found more"
+            else:
+                problem = f"too large: more content than the {max_size} bytes expected"
+            raise IDXFormatError(f"{source}: {problem} (reading stopped after {total})")
+        yield piece
+
+
+def _pieces(path: PathLike, *, source: str) -> Iterator[bytes]:
+    """The content of a file in pieces of about ``_CHUNK`` bytes, gunzipped if it is gzip."""
+    with open(path, "rb") as file:
+        first = file.read(max(_CHUNK, len(_GZIP_MAGIC)))
+        if not first.startswith(_GZIP_MAGIC):
+            while first:
+                yield first
+                first = file.read(_CHUNK)
+            return
+        chunks = itertools.chain([first], iter(lambda: file.read(_CHUNK), b""))
+        yield from _gunzip(chunks, source=source)
+
+
+def _gunzip(chunks: Iterator[bytes], *, source: str) -> Iterator[bytes]:
+    """Decompress each gzip member in ``chunks`` in turn (CRC-checked), yielding pieces of
+    output of at most ``_CHUNK`` bytes: however much a chunk inflates to, it is decompressed
+    one piece at a time. After the last member only zero bytes (padding) may follow."""
+    data, read = b"", 0
     while True:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16 +: expect a gzip wrapper
-        while not inflater.eof and start < len(view):
-            end = min(start + _CHUNK, len(view))
+        while not inflater.eof:
+            if not data:
+                data = next(chunks, b"")
+                read += len(data)
+                if not data:
+                    raise IDXFormatError(
+                        f"{source}: truncated gzip stream: expected more compressed data, "
+                        f"found the end of the file after {read} bytes"
+                    )
             try:
-                piece = inflater.decompress(view[start:end])
+                piece = inflater.decompress(data, _CHUNK)
             except zlib.error as error:
                 raise IDXFormatError(f"{source}: corrupt gzip stream ({error})") from None
-            start = end
+            data = inflater.unconsumed_tail
             yield piece
-        if not inflater.eof:
-            raise IDXFormatError(
-                f"{source}: truncated gzip stream: expected more compressed data, "
-                f"found the end of the file after {len(view)} bytes"
-            )
-        start -= len(inflater.unused_data)
-        rest = view[start:].tobytes()
-        if not rest.startswith(_GZIP_MAGIC):
-            if rest.strip(b"\0"):
+        data = inflater.unused_data
+        while len(data) < len(_GZIP_MAGIC) and (more := next(chunks, b"")):
+            data += more
+            read += len(more)
+        if not data.startswith(_GZIP_MAGIC):  # the end: nothing, or zero padding
+            end, trailing = read - len(data), len(data)
+            nonzero = bool(data.strip(b"\0"))
+            for more in chunks:
+                trailing += len(more)
+                nonzero = nonzero or bool(more.strip(b"\0"))
+            if nonzero:
                 raise IDXFormatError(
                     f"{source}: trailing data: expected the file to end after the gzip stream "
-                    f"at byte {start}, found {len(rest)} more bytes"
+                    f"at byte {end}, found {trailing} more bytes"
                 )
             return

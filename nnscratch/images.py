@@ -3,35 +3,83 @@
 MNIST digits are light ink on a dark background; each was scaled, keeping its aspect ratio, so
 that its larger side is 20 pixels (anti-aliased, hence the grey levels), then placed in a
 28 x 28 field with its centre of mass at the centre, pixel (14, 14). `prepare_digit` does this
-to any grey-scale array with NumPy alone; `load_digit` reads an image file first (with Pillow).
+to any grey-scale array with NumPy alone; `read_gray` reads an image file into one (with
+Pillow), at the depth of its pixels (8-bit, 16-bit, floating point), and `load_digit` does
+both. The ink's polarity, light on dark or dark on light, is guessed (`guess_ink`) unless it
+is given.
+
+A stranger's image file cannot make the reader use much memory: files over `MAX_FILE_BYTES`
+are refused and the others read into memory first (so that a forged length makes Pillow
+read to the end of the bytes, not allocate what the length says); a JPEG is decoded at a
+reduced scale when it is large; an image of more than `MAX_PIXELS` pixels is refused before
+it is decoded, and one larger than `READ_SIDE` on its longer side is reduced (by an integer
+factor, averaging blocks of pixels) before any array is made of it.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import os
-from typing import Any
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._checks import as_float_array, check_finite
+from ._checks import as_float_array, check_choice, check_finite
 from ._optional import import_optional
 
-__all__ = ["load_digit", "prepare_digit"]
+__all__ = [
+    "INK_CHOICES",
+    "ImageWarning",
+    "MAX_FILE_BYTES",
+    "MAX_PIXELS",
+    "READ_SIDE",
+    "guess_ink",
+    "load_digit",
+    "prepare_digit",
+    "read_gray",
+]
+
+Ink = Literal["auto", "light", "dark"]
 
 SIZE = 28  # the side of an MNIST image
 BOX = 20  # the side of the box the digit is scaled into
 INK_THRESHOLD = 0.2  # a pixel is ink if it stands out this much (of the darkest-to-lightest range)
 MIN_CONTRAST = 0.1  # below this difference from the background, an image is blank
+FRAME_FILL = 0.9  # an edge line at least this full of ink is part of a frame around the digit
+INK_CHOICES: tuple[str, ...] = ("auto", "light", "dark")
+"""The ``ink`` choices: guess, light ink on a dark background (MNIST's), dark ink on light."""
+MAX_FILE_BYTES = 64 << 20
+"""The largest image file read: 64 MiB."""
+MAX_PIXELS = 40_000_000
+"""The most pixels an image file may have (after a JPEG's reduced decoding), e.g. 8000 x 5000:
+larger ones are refused before they are decoded."""
+READ_SIDE = 1024
+"""Images larger than this on their longer side are reduced by an integer factor to at most
+this (the digit is scaled to 20 pixels anyway)."""
+
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+_REDUCIBLE = ("L", "LA", "La", "I", "F", "RGB", "RGBA", "RGBa")  # modes Image.reduce takes
 
 
-def prepare_digit(gray: ArrayLike) -> NDArray[np.floating]:
+class ImageWarning(UserWarning):
+    """What Pillow warned about while reading a file (damaged metadata...), said again naming
+    the file: ``"photo.jpg: Corrupt EXIF data..."``."""
+
+
+def prepare_digit(gray: ArrayLike, *, ink: Ink = "auto") -> NDArray[np.floating]:
     """Turn a grey-scale picture of one digit into a 28 x 28 MNIST-style image.
 
-    1. Polarity: if the border is mostly light (median above 0.5) the digit is dark on light and
-       the image is inverted, so the ink is light as in MNIST.
-    2. Background: the border's median level is subtracted and the contrast stretched so the
-       strongest ink is 1; pixels fainter than ``INK_THRESHOLD`` become background (0).
+    1. Polarity: with ``ink="dark"`` (dark ink on a light background) the image is inverted,
+       so that the ink is light as in MNIST; ``"auto"`` decides as :func:`guess_ink` does.
+    2. Background: the median level of the image is subtracted (the background covers most of
+       a picture of a digit). A frame, edge lines of ink on all four sides (at least
+       ``FRAME_FILL`` of each line), is cut off. The contrast is stretched so the strongest
+       ink is 1; pixels fainter than ``INK_THRESHOLD`` become background (0).
     3. Crop to the bounding box of the ink; scale it, keeping the aspect ratio, so the larger
        side is 20 pixels (anti-aliased: a triangle filter as wide as the scale factor).
     4. Paste it into a 28 x 28 field of zeros, shifted by whole pixels so its centre of mass
@@ -42,6 +90,8 @@ def prepare_digit(gray: ArrayLike) -> NDArray[np.floating]:
     ----------
     gray : array_like, shape (h, w)
         Floats in [0, 1] (0 black, 1 white) or uint8 in [0, 255].
+    ink : {"auto", "light", "dark"}
+        The ink's polarity; ``"auto"`` guesses it (:func:`guess_ink`).
 
     Returns
     -------
@@ -51,30 +101,135 @@ def prepare_digit(gray: ArrayLike) -> NDArray[np.floating]:
     Raises
     ------
     ValueError
-        If the array is not 2-D grey levels in range, or the image is blank (no ink stands out
-        from the background by at least ``MIN_CONTRAST``).
+        If the array is not 2-D grey levels in range, ``ink`` is not one of
+        :data:`INK_CHOICES`, or the image is blank (no ink stands out from the background by
+        at least ``MIN_CONTRAST``).
     """
     g, dtype = _as_gray(gray)
-    ink = _ink(g)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    check_choice(ink, "ink", INK_CHOICES)
+    strokes = _ink(g, dark=(_guess(g) if ink == "auto" else ink) == "dark")
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    crop = strokes[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _centre_by_mass(_scale_into_box(crop)).astype(dtype, copy=False)
 
 
-def load_digit(
-    path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32
-) -> NDArray[np.floating]:
-    """Read an image file of one digit and prepare it as MNIST was (see `prepare_digit`).
+def guess_ink(gray: ArrayLike) -> Literal["light", "dark"]:
+    """The polarity ``prepare_digit(gray, ink="auto")`` assumes: ``"dark"`` (dark ink on a
+    light background) or ``"light"`` (light on dark, as MNIST).
 
-    Any format Pillow reads (PNG, JPEG, BMP, GIF...). Colour is converted to grey (luma); a
-    transparent background is filled with the colour opposite to the ink's; the EXIF orientation
-    of a photo is applied.
+    The background is the image's median level; the ink is what lies furthest from it,
+    darker or lighter (a tie is ``"light"``). A dark frame around a digit drawn dark on light
+    paper does not fool it, nor does grey paper.
+
+    Parameters
+    ----------
+    gray : array_like, shape (h, w)
+        Floats in [0, 1] or uint8, as for :func:`prepare_digit`.
+    """
+    g, _ = _as_gray(gray)
+    return _guess(g)
+
+
+def read_gray(path: str | os.PathLike[str]) -> NDArray[np.float64]:
+    """Read an image file as grey levels in [0, 1], at the depth of its pixels.
+
+    Any format Pillow reads (PNG, JPEG, BMP, GIF, TIFF...). 8-bit images (grey, colour,
+    palette) are converted to grey (luma); 16-bit grey images are read to all their 65536
+    levels; floating-point images (e.g. TIFF) must hold levels in [0, 1]. A transparent
+    background is filled with the level opposite to the ink's; the EXIF orientation of a
+    photo is applied. A large JPEG is decoded at a reduced scale, any image larger than
+    :data:`READ_SIDE` is reduced, a file over :data:`MAX_FILE_BYTES` or an image of more
+    than :data:`MAX_PIXELS` pixels is refused. Pillow's warnings (e.g. about damaged
+    metadata) are issued again as one :class:`ImageWarning` naming the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    ndarray of float64, shape (h, w)
+        0 black, 1 white.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if it is not an image Pillow can read, is damaged, too large, or of
+        levels out of range.
+    OSError
+        If the file cannot be opened (e.g. it does not exist).
+    ImportError
+        If Pillow is not installed.
+    """
+    import_optional("PIL", package="Pillow", needed_for="reading image files")
+    from PIL import Image, ImageOps
+
+    source = os.fspath(path)
+    size = os.stat(path).st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{source}: the file is too large: {size:,} bytes, more than the "
+            f"{MAX_FILE_BYTES:,} read as an image"
+        )
+    with open(path, "rb") as file:
+        # In memory: a damaged length field then makes Pillow read to the end of the bytes,
+        # where reading the file itself would first allocate the length it asks for.
+        content = io.BytesIO(file.read())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _pillow_errors(source):
+            image = Image.open(content)
+        with image:
+            with _pillow_errors(source):
+                image.draft(None, (READ_SIDE, READ_SIDE))  # a JPEG decodes at 1/2, 1/4, 1/8
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ValueError(
+                    f"{source}: the image is too large: {width} x {height} pixels, more than "
+                    f"the {MAX_PIXELS:,} read; scale it down first"
+                )
+            with _pillow_errors(source):
+                image.load()
+                upright = ImageOps.exif_transpose(_reduced(image))
+            gray = _to_gray(upright, source)
+    messages = dict.fromkeys(str(warning.message) for warning in caught)
+    if messages:
+        warnings.warn(f"{source}: {'; '.join(messages)}", ImageWarning, stacklevel=2)
+    return gray
+
+
+@contextmanager
+def _pillow_errors(source: str) -> Iterator[None]:
+    """Turn what Pillow raises for a file that is not a readable image into a ValueError
+    naming it; a file that cannot be opened at all stays an OSError."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"{source}: the image is too large ({exc})") from None
+    except UnidentifiedImageError as exc:
+        raise ValueError(f"{source}: not an image file Pillow can read ({exc})") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+        raise ValueError(f"{source}: damaged image file ({exc})") from None
+
+
+def load_digit(
+    path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32, ink: Ink = "auto"
+) -> NDArray[np.floating]:
+    """Read an image file of one digit and prepare it as MNIST was.
+
+    :func:`read_gray`, then :func:`prepare_digit`.
 
     Parameters
     ----------
     path : str or path-like
     dtype : float32 or float64
         Of the result (float32 like ``nnscratch.data.preprocess``).
+    ink : {"auto", "light", "dark"}
+        The ink's polarity; ``"auto"`` guesses it (:func:`guess_ink`).
 
     Returns
     -------
@@ -84,8 +239,8 @@ def load_digit(
     Raises
     ------
     ValueError
-        Naming the file, if it is not an image Pillow can read or the image is blank; or if
-        ``dtype`` is not a floating-point type.
+        Naming the file, if it is not an image Pillow can read, is damaged, too large or
+        blank; or if ``dtype`` is not a floating-point type, or ``ink`` not a choice.
     OSError
         If the file cannot be opened (e.g. it does not exist).
     ImportError
@@ -94,28 +249,50 @@ def load_digit(
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating-point type, got {dtype}")
-    import_optional("PIL", package="Pillow", needed_for="reading image files")
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    check_choice(ink, "ink", INK_CHOICES)
+    gray = read_gray(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            gray = _to_gray(ImageOps.exif_transpose(image))
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{os.fspath(path)}: not an image file Pillow can read ({exc})") from exc
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
-            raise
-        raise ValueError(f"{os.fspath(path)}: damaged image file ({exc})") from exc
-    try:
-        digit = prepare_digit(gray)
+        digit = prepare_digit(gray, ink=ink)
     except ValueError as exc:
         raise ValueError(f"{os.fspath(path)}: {exc}") from exc
     return digit.reshape(SIZE * SIZE).astype(dtype)
 
 
-def _to_gray(image: Any) -> NDArray[np.float64]:
-    """Grey levels in [0, 1] of a Pillow image, transparency composited onto a background."""
+def _reduced(image: Any) -> Any:
+    """``image`` reduced by an integer factor so that its longer side is at most READ_SIDE
+    (block averages, in a mode Pillow can reduce), or ``image`` itself if it is small."""
+    factor = math.ceil(max(image.size) / READ_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode in _SIXTEEN_BIT:
+        image = image.convert("I")
+    elif image.mode not in _REDUCIBLE:  # "1", "P", "PA", "CMYK", "YCbCr"...
+        image = image.convert("RGBA")
+    return image.reduce(factor)
+
+
+def _to_gray(image: Any, source: str) -> NDArray[np.float64]:
+    """Grey levels in [0, 1] of a Pillow image at its depth, transparency composited onto a
+    background."""
+    if image.mode in (*_SIXTEEN_BIT, "I"):
+        levels = np.asarray(image).astype(np.float64)
+        if levels.size and (levels.min() < 0 or levels.max() > 65535):
+            raise ValueError(
+                f"{source}: integer grey levels must lie in [0, 65535], found "
+                f"[{levels.min():.0f}, {levels.max():.0f}]"
+            )
+        return levels / 65535
+    if image.mode == "F":
+        levels = np.asarray(image).astype(np.float64)
+        if not np.isfinite(levels).all() or (
+            levels.size and (levels.min() < 0 or levels.max() > 1)
+        ):
+            found = f"[{np.nanmin(levels)}, {np.nanmax(levels)}]" if levels.size else "none"
+            raise ValueError(
+                f"{source}: floating-point grey levels must be finite and lie in [0, 1], "
+                f"found {found}"
+            )
+        return levels
     luma_alpha = np.asarray(image.convert("LA"), dtype=np.float64) / 255
     luma, alpha = luma_alpha[..., 0], luma_alpha[..., 1]
     if (alpha == 1).all():
@@ -140,13 +317,19 @@ def _as_gray(gray: ArrayLike) -> tuple[NDArray[np.float64], np.dtype]:
     return arr.astype(np.float64), arr.dtype
 
 
-def _ink(g: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Light ink on 0, strongest ink 1, faint pixels 0; decided from the border's median."""
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    background = float(np.median(border))
-    if background > 0.5:  # dark on light: invert
-        g, background = 1 - g, 1 - background
-    ink = np.clip(g - background, 0, None)
+def _guess(g: NDArray[np.float64]) -> Literal["light", "dark"]:
+    """Dark ink if the darkest pixel is further below the median than the lightest is above."""
+    background = float(np.median(g))
+    return "dark" if background - g.min() > g.max() - background else "light"
+
+
+def _ink(g: NDArray[np.float64], *, dark: bool) -> NDArray[np.float64]:
+    """Light ink on 0, strongest ink 1, faint pixels 0, a frame cut off (the result may be
+    smaller than ``g``)."""
+    if dark:
+        g = 1 - g
+    ink = np.clip(g - float(np.median(g)), 0, None)
+    ink = _inside_frame(ink)
     contrast = ink.max()
     if contrast < MIN_CONTRAST:
         raise ValueError(
@@ -156,6 +339,27 @@ def _ink(g: NDArray[np.float64]) -> NDArray[np.float64]:
     ink /= contrast
     ink[ink < INK_THRESHOLD] = 0
     return ink
+
+
+def _inside_frame(ink: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``ink`` without a frame: if its four edge lines are each at least ``FRAME_FILL`` ink
+    (pixels of at least ``INK_THRESHOLD`` of the strongest), the lines that are, from each
+    side inwards; unchanged if there is no frame, or nothing but frame."""
+    strong = ink >= INK_THRESHOLD * ink.max() if ink.max() > 0 else np.zeros(ink.shape, bool)
+    rows, cols = strong.mean(axis=1), strong.mean(axis=0)
+    if min(rows[0], rows[-1], cols[0], cols[-1]) < FRAME_FILL:
+        return ink
+    top, bottom, left, right = 0, len(rows), 0, len(cols)
+    while top < bottom and rows[top] >= FRAME_FILL:
+        top += 1
+    while bottom > top and rows[bottom - 1] >= FRAME_FILL:
+        bottom -= 1
+    while left < right and cols[left] >= FRAME_FILL:
+        left += 1
+    while right > left and cols[right - 1] >= FRAME_FILL:
+        right -= 1
+    inside = ink[top:bottom, left:right]
+    return inside if inside.size and strong[top:bottom, left:right].any() else ink
 
 
 def _scale_into_box(crop: NDArray[np.float64]) -> NDArray[np.float64]:

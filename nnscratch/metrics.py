@@ -25,6 +25,7 @@ __all__ = [
     "expected_calibration_error",
     "format_confusion_matrix",
     "log_loss",
+    "one_vs_rest_counts",
     "precision_recall_f1",
     "reliability_curve",
     "specificity",
@@ -159,6 +160,34 @@ def precision_recall_f1(
     return mean_precision, mean_recall, mean_f1
 
 
+def one_vs_rest_counts(
+    y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None = None
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Each class against the rest: its true and false positives and negatives.
+
+    For class ``k``: ``TP`` samples of class ``k`` predicted as ``k``, ``FP`` samples of other
+    classes predicted as ``k``, ``FN`` samples of class ``k`` predicted as another class, and
+    ``TN`` the samples that are neither of class ``k`` nor predicted as it. For every class
+    ``TP + FP + FN + TN = n``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of int, shape (n,)
+        True and predicted class labels.
+    num_classes : int, optional
+        ``K``. If omitted, the largest label seen plus one.
+
+    Returns
+    -------
+    tp, fp, fn, tn : ndarray of int64, shape (K,)
+    """
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    return tp, fp, fn, cm.sum() - tp - fp - fn
+
+
 def specificity(
     y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None = None
 ) -> NDArray[np.float64]:
@@ -176,12 +205,8 @@ def specificity(
     ndarray of float64, shape (K,)
         0 for a class that every sample belongs to (it has no negatives).
     """
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    n = cm.sum()
-    tp = np.diag(cm)
-    fp = cm.sum(axis=0) - tp
-    negatives = n - cm.sum(axis=1)
-    return _ratio(negatives - fp, negatives)
+    _, fp, _, tn = one_vs_rest_counts(y_true, y_pred, num_classes)
+    return _ratio(tn, tn + fp)
 
 
 def _check_proba(
@@ -309,6 +334,7 @@ def classification_report(
     target_names: list[str] | tuple[str, ...] | None = None,
     digits: int = 3,
     num_classes: int | None = None,
+    counts: bool = False,
 ) -> str:
     """A text table of precision, recall, F1 and support per class, laid out as scikit-learn's.
 
@@ -324,12 +350,18 @@ def classification_report(
         Decimals shown for the scores.
     num_classes : int, optional
         ``K``. If omitted, ``len(target_names)`` if given, else the largest label seen plus one.
+    counts : bool
+        Also show each class's specificity (with its averages) and its one-against-the-rest
+        counts ``TP``, ``FP``, ``FN`` and ``TN`` (:func:`one_vs_rest_counts`) after the support;
+        without them the table is scikit-learn's exactly.
 
     Returns
     -------
     str
         The table, one line per row, ending with a newline.
     """
+    if not isinstance(counts, bool):
+        raise ValueError(f"counts must be True or False, got {counts!r}")
     if target_names is not None:
         target_names = [str(name) for name in target_names]
         if num_classes is None:
@@ -341,19 +373,47 @@ def classification_report(
     digits = check_int(digits, "digits")
     support = np.bincount(true, minlength=k)
     width = max(*(len(name) for name in names), len("weighted avg"), digits)
-    row = "{:>{w}s} " + " {:>9.{d}f}" * 3 + " {:>9}\n"
-    headers = ("precision", "recall", "f1-score", "support")
-    lines = [" " * (width + 1) + "".join(f" {h:>9}" for h in headers) + "\n\n"]
-    per_class = precision_recall_f1(true, pred, None, k)
-    for name, *scores, count in zip(names, *per_class, support, strict=True):
-        lines.append(row.format(name, *scores, count, w=width, d=digits))
-    lines.append("\n")
-    acc_row = "{:>{w}s} " + " {:>9}" * 2 + " {:>9.{d}f} {:>9}\n"
     n = true.shape[0]
-    lines.append(acc_row.format("accuracy", "", "", accuracy(true, pred), n, w=width, d=digits))
-    for average in ("macro", "weighted"):
-        means = precision_recall_f1(true, pred, average, k)
-        lines.append(row.format(f"{average} avg", *means, n, w=width, d=digits))
+    scores = list(precision_recall_f1(true, pred, None, k))
+    averages = {
+        average: list(precision_recall_f1(true, pred, average, k))
+        for average in ("macro", "weighted")
+    }
+    headers = ["precision", "recall", "f1-score"]
+    if counts:
+        headers.append("specificity")
+        spec = specificity(true, pred, k)
+        scores.append(spec)
+        averages["macro"].append(float(np.mean(spec)))
+        averages["weighted"].append(float(np.average(spec, weights=support)))
+    column = max(9, *(len(header) for header in headers))
+    count_names = ("TP", "FP", "FN", "TN") if counts else ()
+    count_width = max(len(str(n)), 2)
+    lines = [
+        " " * (width + 1)
+        + "".join(f" {header:>{column}}" for header in headers)
+        + f" {'support':>9}"
+        + "".join(f" {name:>{count_width}}" for name in count_names)
+        + "\n\n"
+    ]
+
+    def row(name: str, values: list[float], total: int, more: Sequence[int] = ()) -> str:
+        cells = "".join(f" {value:>{column}.{digits}f}" for value in values)
+        tail = "".join(f" {count:>{count_width}}" for count in more)
+        return f"{name:>{width}s} {cells} {total:>9}{tail}\n"
+
+    per_class_counts = np.stack(one_vs_rest_counts(true, pred, k), axis=1)
+    for label, name in enumerate(names):
+        more = per_class_counts[label].tolist() if counts else []
+        values = [float(per_class[label]) for per_class in scores]
+        lines.append(row(name, values, int(support[label]), more))
+    lines.append("\n")
+    blank = f" {'':>{column}}"  # the accuracy goes in the f1-score column, as scikit-learn has it
+    acc = f" {accuracy(true, pred):>{column}.{digits}f}"
+    cells = blank * 2 + acc + blank * (len(headers) - 3)
+    lines.append(f"{'accuracy':>{width}s} " + cells + f" {n:>9}\n")
+    for average, values in averages.items():
+        lines.append(row(f"{average} avg", values, n))
     return "".join(lines)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -104,17 +105,107 @@ class MLP:
         return f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout})"
 
     def logits(self, x: ArrayLike) -> Floats:
-        """The scores before the softmax, in evaluation mode: ``(n, sizes[0])`` -> ``(n, K)``."""
-        x = as_batch(x, features=self.sizes[0], dtype=self.dtype, allow_empty=True)
-        return self._forward(x, rng=None)
+        """The scores before the softmax, in evaluation mode: ``(n, sizes[0])`` -> ``(n, K)``.
+
+        Raises
+        ------
+        ValueError
+            For inputs that are not finite or not of the model's width, values beyond the range
+            of the model's dtype, or inputs so large that the scores overflow it (which
+            :meth:`predict_proba` and :meth:`predict` still answer).
+        """
+        x = self._inputs(x)
+        z = self._scores(x)
+        overflowed = _overflowed_rows(z)
+        if overflowed.size:
+            row = int(overflowed[0])
+            raise ValueError(
+                f"the scores overflow {self.dtype.name} for {overflowed.size} row(s) of x, the "
+                f"first row {row} (largest input magnitude {np.abs(x[row]).max():.3g}); "
+                "predict_proba and predict compute such rows at a scale that cannot overflow"
+            )
+        return z
 
     def predict_proba(self, x: ArrayLike) -> Floats:
-        """The class probabilities: ``(n, sizes[0])`` -> ``(n, K)``, rows summing to 1."""
-        return kernels.softmax(self.logits(x))
+        """The class probabilities: ``(n, sizes[0])`` -> ``(n, K)``, rows summing to 1.
+
+        Finite and correct for any finite input in the model's dtype: the softmax subtracts
+        each row's largest score, and the rows whose scores would overflow (inputs far beyond
+        the pixel range, like 1e308) are computed at a smaller scale (see :meth:`predict`).
+        """
+        x = self._inputs(x)
+        z = self._scores(x)
+        overflowed = _overflowed_rows(z)
+        if not overflowed.size:
+            return kernels.softmax(z)
+        p = np.empty_like(z)
+        kept = np.setdiff1d(np.arange(len(z)), overflowed)
+        p[kept] = kernels.softmax(z[kept])
+        p[overflowed] = _softmax_at_scale(*self._scaled_scores(x[overflowed]))
+        return p
 
     def predict(self, x: ArrayLike) -> NDArray[np.int64]:
-        """The most probable class of each row of ``x``: shape ``(n,)``, int64."""
-        return np.argmax(self.logits(x), axis=1).astype(np.int64, copy=False)
+        """The most probable class of each row of ``x``: shape ``(n,)``, int64.
+
+        For any finite input in the model's dtype. A row whose scores would overflow is
+        computed at a smaller scale: ReLU commutes with positive scaling, so dividing a layer's
+        input by ``s > 0`` and its bias by the scale so far divides every later score by it too,
+        and keeps their order.
+        """
+        x = self._inputs(x)
+        z = self._scores(x)
+        labels = np.argmax(z, axis=1).astype(np.int64, copy=False)
+        overflowed = _overflowed_rows(z)
+        if overflowed.size:
+            scaled, _ = self._scaled_scores(x[overflowed])
+            labels[overflowed] = np.argmax(scaled, axis=1)
+        return labels
+
+    def _inputs(self, x: ArrayLike) -> Floats:
+        """``x`` checked as a batch of inputs in the model's dtype (empty allowed), refusing
+        values that the conversion from a wider dtype would turn into infinities."""
+        values = np.asarray(x)
+        if values.dtype.kind == "f" and values.dtype.itemsize > self.dtype.itemsize:
+            limit = np.finfo(self.dtype).max
+            beyond = np.isfinite(values) & (np.abs(values) > limit)
+            if beyond.any():
+                where = tuple(int(i) for i in np.argwhere(beyond)[0])
+                raise ValueError(
+                    f"x holds {values[where]:.3g} at index {where}, beyond the range of this "
+                    f"{self.dtype.name} model (magnitudes up to {limit:.3g}): pass a "
+                    f"{self.dtype.name} array or smaller values"
+                )
+        return as_batch(values, features=self.sizes[0], dtype=self.dtype, allow_empty=True)
+
+    def _scores(self, x: Floats) -> Floats:
+        """The forward pass in evaluation mode; overflow gives infinities, silently."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._forward(x, rng=None)
+
+    def _scaled_scores(self, x: Floats) -> tuple[Floats, NDArray[np.float64]]:
+        """Scores at a scale that cannot overflow, for rows whose plain scores do.
+
+        Before each layer every row is divided by its largest magnitude if that exceeds 1, and
+        the scales multiply up in ``log_scale``; the layer's bias is divided by the row's scale
+        so far (it underflows to 0 when the scale dwarfs it, the right limit). The true scores
+        are ``exp(log_scale)[:, None] * z``.
+
+        Returns
+        -------
+        z : ndarray, shape (n, K), the model's dtype
+        log_scale : ndarray of float64, shape (n,)
+        """
+        a, log_scale = x, np.zeros(len(x))
+        depth = len(self.sizes) - 1
+        with np.errstate(under="ignore"):
+            for layer in range(1, depth + 1):
+                shrink = np.maximum(np.abs(a).max(axis=1), 1).astype(self.dtype)
+                a = a / shrink[:, None]
+                log_scale += np.log(shrink, dtype=np.float64)
+                bias = self.params[f"b{layer}"] * np.exp(-log_scale)[:, None]
+                z = a @ self.params[f"W{layer}"] + bias.astype(self.dtype)
+                a = np.maximum(z, 0) if layer < depth else z
+        return z, log_scale
 
     def loss(self, x: ArrayLike, y: ArrayLike, *, label_smoothing: float = 0.0) -> float:
         """The mean cross-entropy on ``(x, y)`` in evaluation mode (no dropout)."""
@@ -290,15 +381,28 @@ class MLP:
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
-        arrays, header = modelfile.load(path)
-        try:
-            _check_file_header(header)
-            _check_file_arrays(arrays, header)
-        except ValueError as error:
-            raise modelfile.ModelFileError(f"{os.fspath(path)}: {error}") from None
+        arrays, header = modelfile.load(path, check=_check_file)
         model = cls.from_params(arrays, dropout=header["dropout"])
         model.metadata = header["metadata"]
         return model
+
+
+def _overflowed_rows(z: Floats) -> NDArray[np.intp]:
+    """The indices of the rows of ``z`` that hold a non-finite score."""
+    return np.flatnonzero(~np.isfinite(z).all(axis=1))
+
+
+def _softmax_at_scale(z: Floats, log_scale: NDArray[np.float64]) -> Floats:
+    """``softmax(exp(log_scale)[:, None] * z)`` without forming the product, which may overflow.
+
+    Each row's gaps to its largest score, ``d <= 0``, are multiplied by the scale as
+    ``-exp(log(-d) + log_scale)``, which goes to ``-inf`` (a probability of 0) rather than
+    overflow; computed in float64, returned in ``z``'s dtype.
+    """
+    gaps = (z - z.max(axis=1, keepdims=True)).astype(np.float64)
+    with np.errstate(divide="ignore", over="ignore"):
+        scaled = -np.exp(np.log(-gaps) + log_scale[:, None])
+    return kernels.softmax(scaled).astype(z.dtype)
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -336,6 +440,28 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
 
 
 _FILE_KEYS = ("sizes", "dtype", "dropout", "metadata")
+MAX_FILE_LAYERS = (modelfile.MAX_ENTRIES - 1) // 2
+"""The most layers a model file can describe (two arrays each, and the header)."""
+METADATA_TYPES: Mapping[str, type | tuple[type, ...]] = MappingProxyType(
+    {
+        "dataset": str,
+        "seed": int,
+        "training_seconds": (int, float),
+        "recipe": dict,
+        "preprocessing": dict,
+        "history": dict,
+        "metrics": dict,
+    }
+)
+"""The JSON types of the :attr:`MLP.metadata` entries nnscratch writes, checked by
+:meth:`MLP.load` so that their readers (the command line, the book) get what they expect."""
+
+
+def _check_file(header: dict[str, Any], arrays: Mapping[str, Any]) -> None:
+    """Check a model file's header and its declared arrays (each with ``shape`` and
+    ``dtype``), before the arrays are read: ValueError for what is wrong."""
+    _check_file_header(header)
+    _check_file_arrays(arrays, header)
 
 
 def _check_file_header(header: dict[str, Any]) -> None:
@@ -343,17 +469,39 @@ def _check_file_header(header: dict[str, Any]) -> None:
     missing = [key for key in _FILE_KEYS if key not in header]
     if missing:
         raise ValueError(f"the metadata lacks {missing}")
-    if not isinstance(header["sizes"], list):
-        raise ValueError(f"sizes must be a list of layer widths, got {header['sizes']!r}")
-    check_layer_sizes(header["sizes"])
+    sizes = header["sizes"]
+    if not isinstance(sizes, list):
+        raise ValueError(f"sizes must be a list of layer widths, got {sizes!r:.80}")
+    if len(sizes) > MAX_FILE_LAYERS + 1:
+        raise ValueError(
+            f"sizes lists {len(sizes)} widths; a model file holds at most {MAX_FILE_LAYERS} layers"
+        )
+    check_layer_sizes(sizes)
     check_choice(header["dtype"], "dtype", DTYPE_NAMES)
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+    size = parameters * np.dtype(header["dtype"]).itemsize
+    if size > modelfile.MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"sizes {sizes} make a network of {parameters:,} parameters ({size / 2**30:.1f} GiB "
+            f"in {header['dtype']}), more than the {modelfile.MAX_ARRAY_BYTES / 2**30:.0f} GiB a "
+            "model file may hold"
+        )
     check_fraction(header["dropout"], "dropout")
-    if not isinstance(header["metadata"], dict):
-        raise ValueError(f"metadata must be a JSON object, got {type(header['metadata']).__name__}")
+    metadata = header["metadata"]
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    for key, kind in METADATA_TYPES.items():
+        value = metadata.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ValueError(
+                f"metadata[{key!r}] must be {names}, got {type(value).__name__} {value!r:.80}"
+            )
 
 
-def _check_file_arrays(arrays: Mapping[str, Floats], header: dict[str, Any]) -> None:
-    """Check that ``arrays`` are the parameters of the network ``header`` describes."""
+def _check_file_arrays(arrays: Mapping[str, Any], header: dict[str, Any]) -> None:
+    """Check that ``arrays`` (anything with ``shape`` and ``dtype``: arrays, or the specs a
+    model file declares) are the parameters of the network ``header`` describes."""
     sizes, dtype = header["sizes"], np.dtype(header["dtype"])
     expected: dict[str, tuple[int, ...]] = {}
     for layer in range(1, len(sizes)):

@@ -101,11 +101,12 @@ def fake(monkeypatch) -> FakeDataSet:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    handler = type("TestHandler", (Handler,), {"routes": {}, "requests": []})
+    handler = type("TestHandler", (Handler,), {"routes": {}, "requests": [], "pauses": {}})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield Server(f"http://127.0.0.1:{httpd.server_port}", handler.routes, handler.requests)
+    url = f"http://127.0.0.1:{httpd.server_port}"
+    yield Server(url, handler.routes, handler.requests, handler.pauses)
     httpd.shutdown()
     httpd.server_close()
     thread.join()

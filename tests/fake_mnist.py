@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -77,10 +78,12 @@ def fake_arrays(seed: int, n_train: int = 3, n_test: int = 2) -> dict[str, np.nd
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Serves ``routes[path] = (status, body, declared Content-Length or None)``; logs paths."""
+    """Serves ``routes[path] = (status, body, declared Content-Length or None)``; logs paths.
+    A path in ``pauses`` is served slowly: 256 bytes, then a pause of that many seconds."""
 
     routes: dict[str, tuple[int, bytes, int | None]]
     requests: list[str]
+    pauses: dict[str, float]
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         self.requests.append(self.path)
@@ -88,7 +91,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
-        self.wfile.write(body)
+        pause = self.pauses.get(self.path)
+        if pause is None:
+            self.wfile.write(body)
+            return
+        for start in range(0, len(body), 256):
+            self.wfile.write(body[start : start + 256])
+            self.wfile.flush()
+            time.sleep(pause)
 
     def log_message(self, *args: object) -> None:
         """Keep the test output quiet."""
@@ -99,11 +109,17 @@ class Server:
     url: str
     routes: dict[str, tuple[int, bytes, int | None]]
     requests: list[str]
+    pauses: dict[str, float] = field(default_factory=dict)
 
-    def mirror(self, prefix: str, files: dict[str, bytes], *, declared: int = 0) -> str:
-        """Serve ``files`` under /prefix/ (bodies claiming ``declared`` extra bytes)."""
+    def mirror(
+        self, prefix: str, files: dict[str, bytes], *, declared: int = 0, pause: float = 0.0
+    ) -> str:
+        """Serve ``files`` under /prefix/ (bodies claiming ``declared`` extra bytes; slowly,
+        with ``pause`` seconds after every 256 bytes, if ``pause`` is given)."""
         for name, body in files.items():
             self.routes[f"/{prefix}/{name}.gz"] = (200, body, len(body) + declared or None)
+            if pause:
+                self.pauses[f"/{prefix}/{name}.gz"] = pause
         return f"{self.url}/{prefix}/"
 
 
@@ -113,3 +129,33 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+def download_worker() -> None:
+    """A process loading MNIST from mirrors, for the tests of concurrent downloads: one JSON
+    request per line on stdin (``cache_home``, ``mirrors``, ``sha256``, ``delay``), one JSON
+    reply per line: ``ok`` with the digests of what it loaded, ``refused`` with a documented
+    error's one-line message, or ``crash`` with the traceback of anything else."""
+    import json
+    import os
+    import sys
+    import traceback
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        os.environ["XDG_CACHE_HOME"] = request["cache_home"]
+        data.MNIST_SHA256 = request["sha256"]
+        data.SYSTEM_DATA_DIR = Path(request["cache_home"]) / "no-system-data"
+        time.sleep(request["delay"])
+        try:
+            dataset = data.load_mnist(mirrors=request["mirrors"])
+            files = {
+                fname: hashlib.sha256(idx_bytes(getattr(dataset, field))).hexdigest()
+                for fname, field in FIELDS.items()
+            }
+            reply = {"outcome": "ok", "digests": files}
+        except (data.DataNotFoundError, data.ChecksumError, data.IDXFormatError) as error:
+            reply = {"outcome": "refused", "error": f"{type(error).__name__}: {error}"}
+        except BaseException as error:  # noqa: BLE001 (anything else is a failure)
+            reply = {"outcome": "crash", "error": "".join(traceback.format_exception(error))}
+        print(json.dumps(reply), flush=True)

@@ -38,3 +38,11 @@ def test_pytorch_compare_times_pytorch_epochs_after_a_warm_up():
     x, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
     seconds = load("pytorch_compare").torch_epochs(x, y, batch_size=32, epochs=2)
     assert len(seconds) == 2 and all(s > 0 for s in seconds)
+
+
+def test_hostile_inputs_prints_the_peak_memory_of_each(capsys):
+    load("hostile_inputs").main(["--only", "encrypted", "--only", "huge-png"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["input", "after", "imports", "peak", "RSS", "what", "came", "out"]
+    assert "ModelFileError: FILE: entry 'W1.npy' is encrypted" in lines[2]
+    assert "ValueError: FILE: the image is too large: 10000 x 10000" in lines[3]

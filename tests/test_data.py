@@ -5,13 +5,15 @@ Downloading is tested in test_downloads.py, the IDX format in test_idx.py.
 
 import hashlib
 import os
+import subprocess
 import sys
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
+import hostile
 import numpy as np
 import pytest
-from fake_mnist import FILES, FakeDataSet, fake_arrays, files_under, idx_bytes
+from fake_mnist import FILES, FakeDataSet, closed_port_url, fake_arrays, files_under, idx_bytes
 from numpy.testing import assert_array_equal
 
 from nnscratch import data, idx
@@ -28,20 +30,38 @@ from nnscratch.data import (
 
 
 def test_download_false_with_nothing_present(folders, fake, monkeypatch):
+    """One line, the whole cause, no Python argument names: the command line prints it."""
     monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(folders["env"]))
     with pytest.raises(DataNotFoundError) as caught:
         data.load_mnist(folders["data_dir"], download=False)
     message = str(caught.value)
-    searched = [folders["data_dir"], folders["env"] / "mnist", folders["system"] / "mnist"]
-    for folder in [*searched, folders["cache"]]:
-        assert f"  {folder}\n" in message
-    for name in FILES:
-        assert name in message
-    for hint in (data.DATA_DIR_VARIABLE, "data_dir=", "download=True", "download=False"):
-        assert hint in message
+    searched = [
+        folders["data_dir"],
+        folders["data_dir"] / "mnist",
+        folders["env"],
+        folders["env"] / "mnist",
+        folders["system"] / "mnist",
+        folders["cache"],
+    ]
+    assert f"not found in {', '.join(map(str, searched))}; downloading is off (mirrors: " in (
+        message
+    )
+    assert message.startswith(f"mnist: 4 files ({', '.join(FILES)}) not found in ")
+    assert data.MNIST_MIRRORS[0] in message and data.DATA_DIR_VARIABLE in message
+    assert "\n" not in message and "=" not in message.replace(data.DATA_DIR_VARIABLE, "")
     assert isinstance(caught.value, FileNotFoundError)
     assert files_under(folders["data_dir"].parent) == []
     assert not folders["cache home"].exists()
+
+
+def test_the_download_failure_is_in_the_message(folders, fake):
+    """Issue 11: the message keeps why the download failed, on the same line."""
+    dead = closed_port_url()
+    with pytest.raises(DataNotFoundError) as caught:
+        data.load_mnist(mirrors=[dead])
+    message = str(caught.value)
+    assert f"; download from {dead}{FILES[0]}.gz failed: Connection refused. Put" in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize("where", ["data_dir", "env", "system", "cache"])
@@ -53,9 +73,33 @@ def test_files_are_found_in_each_folder(folders, fake, monkeypatch, where, compr
     )
     fake.write(folder, compress=compress)
     data_dir = folders["data_dir"] if where == "data_dir" else None
-    fake.check(data.load_mnist(data_dir, download=False))
+    dataset = data.load_mnist(data_dir, download=False)
+    fake.check(dataset)
     paths = data.locate_files("mnist", data_dir, download=False)
     assert paths == {name: folder / (name + ".gz" * compress) for name in FILES}
+    assert dict(dataset.files) == paths and dataset.folders == (folder,)
+
+
+@pytest.mark.parametrize("level", ["the folder", "its parent"])
+@pytest.mark.parametrize("given", ["data_dir", "env"])
+def test_a_data_folder_means_the_same_at_either_level(folders, fake, monkeypatch, level, given):
+    """Issue 11: ``load_mnist(data_dir)`` took the folder holding the files, and
+    ``$NNSCRATCH_DATA_DIR`` its parent; both now take either."""
+    parent = folders["data_dir"]
+    fake.write(parent / "mnist")
+    chosen = parent / "mnist" if level == "the folder" else parent
+    if given == "env":
+        monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(chosen))
+    dataset = data.load_mnist(chosen if given == "data_dir" else None, download=False)
+    fake.check(dataset)
+    assert dataset.folders == (parent / "mnist",)
+
+
+def test_the_files_may_come_from_two_folders(folders, fake, server):
+    fake.write(folders["data_dir"], FILES[:2])
+    dataset = data.load_mnist(folders["data_dir"], mirrors=[server.mirror("good", fake.gz)])
+    assert dataset.folders == (folders["data_dir"], folders["cache"])
+    assert dataset.files[FILES[3]] == folders["cache"] / f"{FILES[3]}.gz"
 
 
 def test_search_order(folders, fake, monkeypatch):
@@ -126,15 +170,15 @@ def test_fashion_mnist_from_the_system_folder(folders, monkeypatch):
     fake.check(dataset)
     assert dataset.name == "fashion-mnist"
     assert dataset.classes == data.FASHION_MNIST_CLASSES
-    with pytest.raises(DataNotFoundError, match=r"load_mnist\(data_dir"):
+    with pytest.raises(DataNotFoundError, match=r"^mnist: 4 files"):
         data.load_mnist(download=False)  # Fashion-MNIST's files are not MNIST's
     for name in FILES:
         (folders["system"] / "fashion-mnist" / f"{name}.gz").unlink()
     with pytest.raises(DataNotFoundError) as caught:
         data.load_fashion_mnist(download=False)
     message = str(caught.value)
-    assert message.startswith("fashion-mnist: 4 file(s) not found")
-    assert "load_fashion_mnist(data_dir=...)" in message
+    assert message.startswith("fashion-mnist: 4 files")
+    assert f"{folders['system'] / 'fashion-mnist'}," in message
     assert data.FASHION_MNIST_MIRRORS[0] in message
 
 
@@ -264,3 +308,57 @@ def test_real_fashion_mnist():
     assert fashion.x_test.shape == (10000, 28, 28)
     assert np.bincount(fashion.y_train).tolist() == [6000] * 10
     assert np.bincount(fashion.y_test).tolist() == [1000] * 10
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def test_a_gzip_bomb_in_the_data_folder_is_refused_at_the_known_size(folders, fake):
+    """Issue 11: a gzip bomb in a data folder was decompressed fully (1 GB: 6 s, 2.2 GB)
+    before the checksum refused it; decompression now stops past the file's known size."""
+    fake.write(folders["data_dir"])
+    labels = folders["data_dir"] / f"{FILES[1]}.gz"
+    labels.write_bytes(hostile.gzip_bomb(idx_bytes(fake.arrays[FILES[1]]), 256 << 20))
+    with pytest.raises(IDXFormatError) as caught:
+        data.load_mnist(folders["data_dir"], download=False)
+    message = str(caught.value)
+    assert message.startswith(f"{labels}: too large: more content than the 60008 bytes")
+    assert int(message.rsplit(" ", 1)[1].rstrip(")")) <= 60008 + (1 << 20)  # stopped early
+
+
+def test_a_gzip_bomb_stays_within_a_memory_ceiling(tmp_path, fake):
+    """A bomb of 1 GiB for the training images (read first), loaded in a process limited to
+    1 GiB of address space: refused with its message, no MemoryError (before: MemoryError)."""
+    folder = tmp_path / "mnist"
+    fake.write(folder, FILES[1:])
+    bomb = hostile.gzip_bomb(idx_bytes(np.zeros((10, 28, 28), np.uint8)), 1 << 30)
+    (folder / f"{FILES[0]}.gz").write_bytes(bomb)
+    code = (
+        "import sys\nfrom nnscratch import data\n"
+        "try:\n    data.load_mnist(sys.argv[1], download=False)\n"
+        "except data.IDXFormatError as error:\n    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        preexec_fn=hostile.limit_memory,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "too large: more content than the 47040016 bytes expected" in done.stdout
+
+
+def test_every_known_file_has_its_size():
+    for sizes in (data.MNIST_SIZES, data.FASHION_MNIST_SIZES):
+        assert dict(sizes) == {
+            FILES[0]: 47040016,
+            FILES[1]: 60008,
+            FILES[2]: 7840016,
+            FILES[3]: 10008,
+        }
+
+
+def test_real_mnist_sizes(mnist):
+    paths = data.locate_files("mnist", download=False)
+    for fname, path in paths.items():
+        assert len(idx.read_content(path)) == data.MNIST_SIZES[fname]

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import struct
 
+import hostile
 import numpy as np
 import pytest
 from fake_mnist import files_under, idx_bytes
@@ -126,7 +127,7 @@ MALFORMED = {
     "missing bytes": (u1_header + bytes(4), r"missing bytes: .*\(5,\), 13 bytes in all, found 12"),
     "trailing bytes": (
         u1_header + bytes(6),
-        r"trailing bytes: .*\(5,\), 13 bytes in all, found 14",
+        r"trailing bytes: .*\(5,\), 13 bytes in all, found more \(reading stopped after 14\)",
     ),
     "missing bytes int32": (
         bytes.fromhex("00000c01 00000002") + bytes(7),
@@ -217,3 +218,141 @@ def test_write_is_atomic(tmp_path):
     with pytest.raises(OSError):  # the final rename onto a non-empty folder fails
         write_idx(tmp_path / "taken", np.arange(5, dtype=np.uint8))
     assert files_under(tmp_path) == ["out.idx", "taken/keep"]
+
+
+# --------------------------------------------------------------------------- bounded reading
+
+
+def test_a_gzip_bomb_stops_at_the_size_the_header_declares(tmp_path):
+    """Issue 11: a gzip bomb was decompressed fully before its size was checked; reading now
+    stops within a piece (1 MiB) of what the IDX header declares."""
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(hostile.gzip_bomb(idx_bytes(np.arange(10, dtype=np.uint8)), 256 << 20))
+    with pytest.raises(IDXFormatError, match=r"trailing bytes: .*\(10,\), 18 bytes in all") as e:
+        read_idx(path)
+    assert int(str(e.value).rsplit(" ", 1)[1].rstrip(")")) <= 18 + (1 << 20)
+
+
+def test_read_content_stops_at_max_size(tmp_path):
+    raw = idx_bytes(np.arange(100, dtype=np.uint8))
+    for name, content in (("raw", raw), ("zipped", gzip.compress(raw))):
+        (tmp_path / name).write_bytes(content)
+        assert idx.read_content(tmp_path / name, max_size=len(raw)) == raw
+        with pytest.raises(IDXFormatError, match=r"too large: more content than the 50 bytes"):
+            idx.read_content(tmp_path / name, max_size=50)
+
+
+def test_a_header_declaring_more_than_the_cap(tmp_path):
+    path = tmp_path / "huge"
+    path.write_bytes(bytes.fromhex("00000803 00010000 00010000 00010000"))  # 2**48 bytes
+    with pytest.raises(IDXFormatError, match=r"too large: the header declares .* more than"):
+        read_idx(path)
+
+
+def test_content_sha256_streams_and_is_bounded(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(hostile.gzip_bomb(b"\0\0\x08\x01", 8 << 20))
+    monkeypatch.setattr(idx, "MAX_CONTENT_SIZE", 4 << 20)
+    with pytest.raises(IDXFormatError, match="too large"):
+        idx.content_sha256(path)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_gzip_members_and_padding_across_chunk_boundaries(tmp_path, monkeypatch, chunk):
+    """Members, the magic number of the next one and zero padding split between reads."""
+    monkeypatch.setattr(idx, "_CHUNK", chunk)
+    raw = idx_bytes(np.arange(10, dtype=np.int32))
+    path = tmp_path / "a.gz"
+    path.write_bytes(gzip.compress(raw[:13]) + gzip.compress(raw[13:]) + bytes(10))
+    assert_array_equal(read_idx(path), np.arange(10))
+    assert idx.content_sha256(path) == hashlib.sha256(raw).hexdigest()
+    path.write_bytes(gzip.compress(raw) + b"\0\0junk")
+    with pytest.raises(IDXFormatError, match=r"trailing data: .*found 6 more bytes"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(raw)[:-3])
+    with pytest.raises(IDXFormatError, match=r"truncated gzip stream"):
+        read_idx(path)
+
+
+# --------------------------------------------------------------------------- fuzzing
+# Mutations of valid IDX files, raw and gzip, read by read_idx in a worker process under a
+# 1 GiB address-space ceiling: every input must be read or refused with an IDXFormatError
+# naming the file, and what is read must be what the bytes say.
+
+IMAGES = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+RAW_SEEDS = {
+    "images": idx_bytes(IMAGES),
+    "labels": idx_bytes(np.arange(20, dtype=np.uint8) % 10),
+    "floats": idx_bytes(np.linspace(-1, 1, 12).reshape(3, 4)),
+}
+GZIP_SEEDS = {name: gzip.compress(raw, mtime=0) for name, raw in RAW_SEEDS.items()}
+
+
+def idx_fields(raw: bytes) -> list[tuple[int, int]]:
+    """The type code and dimension count bytes, and each 32-bit size (big-endian)."""
+    return [(2, 1), (3, 1), *((4 + 4 * i, 4) for i in range(raw[3]))]
+
+
+def gzip_fields(zipped: bytes) -> list[tuple[int, int]]:
+    """The gzip header's method, flags, time, extra flags and OS; the trailer's CRC and size
+    (little-endian)."""
+    n = len(zipped)
+    return [(2, 1), (3, 1), (4, 4), (8, 1), (9, 1), (n - 8, 4), (n - 4, 4)]
+
+
+@pytest.fixture(scope="module")
+def worker():
+    worker = hostile.Worker()
+    yield worker
+    worker.close()
+    print(f"\nIDX fuzz: {worker.counts}, worker peak RSS {worker.peak_rss / 2**20:.0f} MiB")
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz") / "fuzzed-idx"
+
+
+def read_fuzzed(worker, path, data: bytes, expected_content: bytes) -> None:
+    """Read ``data`` in the worker: refused, or read as exactly ``expected_content``."""
+    path.write_bytes(data)
+    expected = {"digest": hashlib.sha256(expected_content).hexdigest()}
+    hostile.check_reply(worker.parse("idx", path), path, expected)
+
+
+def sample_seed(seeds: dict[str, bytes], fields, byteorder: str) -> st.SearchStrategy:
+    """(seed name, mutation of that seed), the seeds' fields forged in ``byteorder``."""
+    return st.one_of(
+        [
+            st.tuples(st.just(name), hostile.mutations(seed, fields(seed), byteorder=byteorder))
+            for name, seed in sorted(seeds.items())
+        ]
+    )
+
+
+@hostile.fuzz_settings(300)
+@given(case=sample_seed(RAW_SEEDS, idx_fields, "big"))
+def test_fuzz_raw_idx(worker, fuzz_file, case):
+    """What a raw file is read as must be exactly its bytes (raw IDX has no checksum)."""
+    name, mutation = case
+    data = mutation.apply(RAW_SEEDS[name])
+    read_fuzzed(worker, fuzz_file, data, data)
+
+
+@hostile.fuzz_settings(300)
+@given(case=sample_seed(GZIP_SEEDS, gzip_fields, "little"))
+def test_fuzz_gzip_idx(worker, fuzz_file, case):
+    """Damaged gzip is refused or, if what changed is not the content (the time stamp, the
+    OS byte), read as the original: the CRC guards the rest."""
+    name, mutation = case
+    read_fuzzed(worker, fuzz_file, mutation.apply(GZIP_SEEDS[name]), RAW_SEEDS[name])
+
+
+@hostile.fuzz_settings(200)
+@given(case=sample_seed(RAW_SEEDS, idx_fields, "big"))
+def test_fuzz_idx_headers_inside_gzip(worker, fuzz_file, case):
+    """Forged headers and sizes behind a valid gzip stream: the content is read only as far
+    as the header allows, and exactly."""
+    name, mutation = case
+    content = mutation.apply(RAW_SEEDS[name])
+    read_fuzzed(worker, fuzz_file, gzip.compress(content, mtime=0), content)

@@ -86,6 +86,65 @@ def test_specificity_by_hand():
     np.testing.assert_array_equal(metrics.specificity([1, 1], [1, 0]), [0.5, 0.0])
 
 
+def test_one_vs_rest_counts_by_hand():
+    tp, fp, fn, tn = metrics.one_vs_rest_counts(Y_TRUE, Y_PRED, num_classes=5)
+    np.testing.assert_array_equal(tp, [1, 2, 1, 0, 0])
+    np.testing.assert_array_equal(fp, [2, 1, 0, 0, 0])
+    np.testing.assert_array_equal(fn, [1, 0, 1, 1, 0])
+    np.testing.assert_array_equal(tn, [3, 4, 5, 6, 7])
+    assert all(counts.dtype == np.int64 for counts in (tp, fp, fn, tn))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_vs_rest_counts_agree_with_sklearn(seed):
+    k = 3 + seed
+    y_true, y_pred = random_labels(seed, n=80, k=k)
+    tp, fp, fn, tn = metrics.one_vs_rest_counts(y_true, y_pred, num_classes=k)
+    want = skm.multilabel_confusion_matrix(
+        y_true, y_pred, labels=np.arange(k)
+    )  # [[tn, fp], [fn, tp]]
+    np.testing.assert_array_equal(np.stack([tn, fp, fn, tp], axis=1), want.reshape(k, 4))
+    np.testing.assert_array_equal(tp + fp + fn + tn, 80)
+
+
+def test_classification_report_with_counts_by_hand():
+    """Issue 15: the original program reported TP, FP, FN and TN per class; with specificity."""
+    report = metrics.classification_report(
+        Y_TRUE, Y_PRED, target_names=["zero", "one", "two", "three", "four"], digits=2, counts=True
+    )
+    lines = report.splitlines()
+    assert lines[0].split() == [
+        "precision",
+        "recall",
+        "f1-score",
+        "specificity",
+        "support",
+        "TP",
+        "FP",
+        "FN",
+        "TN",
+    ]
+    assert lines[2].split() == ["zero", "0.33", "0.50", "0.40", "0.60", "2", "1", "2", "1", "3"]
+    assert lines[5].split() == ["three", "0.00", "0.00", "0.00", "1.00", "1", "0", "0", "1", "6"]
+    assert lines[8].split() == ["accuracy", "0.57", "7"]
+    assert lines[8].index("0.57") == lines[2].index("0.40")  # under the F1 scores
+    macro_specificity = np.mean([3 / 5, 4 / 5, 1, 1, 1])
+    assert lines[9].split() == [
+        "macro",
+        "avg",
+        "0.40",
+        "0.40",
+        "0.37",
+        f"{macro_specificity:.2f}",
+        "7",
+    ]
+
+
+def test_classification_report_counts_must_be_a_bool():
+    with pytest.raises(ValueError, match="counts must be True or False"):
+        metrics.classification_report([0, 1], [0, 1], counts=1)
+
+
 def test_all_zero_scores_when_nothing_is_right():
     p, r, f = metrics.precision_recall_f1([0, 0], [1, 1], num_classes=3)
     for v in (p, r, f):

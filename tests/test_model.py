@@ -3,11 +3,21 @@ differences, the training step, dropout, dtypes, parameter handling, input check
 saving and loading (the model's part of a model file)."""
 
 import json
+import math
 import os
 import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+from fractions import Fraction
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
 import nnscratch as ns
@@ -466,3 +476,179 @@ def test_inputs_are_converted_to_the_model_dtype():
     model = MLP([3, 2], seed=0, dtype=np.float32)
     assert model.logits([[1.0, 2.0, 3.0]]).dtype == np.float32
     assert model.loss_and_grads(np.ones((1, 3)), [1])[1]["W1"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"dataset": ["mnist"]}, r"metadata\['dataset'\] must be str, got list"),
+        ({"dataset": {"name": "mnist"}}, r"metadata\['dataset'\] must be str, got dict"),
+        ({"seed": 1.5}, r"metadata\['seed'\] must be int, got float"),
+        ({"seed": True}, r"metadata\['seed'\] must be int, got bool"),
+        ({"training_seconds": "fast"}, r"'training_seconds'\] must be int or float, got str"),
+        ({"recipe": [1]}, r"metadata\['recipe'\] must be dict, got list"),
+    ],
+)
+def test_load_checks_the_known_metadata(saved, tmp_path, metadata, message):
+    """Issue 11: a model file whose metadata ``dataset`` was a list or a dict loaded, and the
+    command line then failed with ``TypeError: unhashable type`` (``cli._trained_on``). The
+    metadata nnscratch writes is typed and checked at load."""
+    _, arrays, header = saved
+    header["metadata"] |= metadata
+    with pytest.raises(modelfile.ModelFileError, match=message):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_load_accepts_the_metadata_the_package_writes(tmp_path):
+    model = make_model()
+    known = {"dataset": "mnist", "seed": 3, "training_seconds": 1.5, "history": {"epochs": 2}}
+    model.metadata |= known
+    model.save(tmp_path / "m.npz")
+    assert MLP.load(tmp_path / "m.npz").metadata.items() >= known.items()
+
+
+def test_load_bounds_the_architecture(saved, tmp_path):
+    """The network a header declares is bounded, in layers and in bytes, before any array is
+    read: a clear message, not a MemoryError."""
+    _, arrays, header = saved
+    header["sizes"] = [12] * (ns.model.MAX_FILE_LAYERS + 2)
+    with pytest.raises(modelfile.ModelFileError, match=r"513 widths; .* at most 511 layers"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+    header["sizes"] = [784, 100_000_000, 10]
+    with pytest.raises(
+        modelfile.ModelFileError,
+        match=r"m\.npz: sizes \[784, 100000000, 10\] make a network of 79,500,000,010 "
+        r"parameters \(296\.2 GiB in float32\), more than the 1 GiB a model file may hold",
+    ):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+# --------------------------------------------------------------------------- inputs at the edges
+
+
+def exact_proba(model: MLP, x: np.ndarray) -> np.ndarray:
+    """The softmax of the model's scores computed exactly, in rational arithmetic."""
+    rows = []
+    for row in x:
+        a = [Fraction(float(v)) for v in row]
+        depth = len(model.sizes) - 1
+        for layer in range(1, depth + 1):
+            W, b = model.params[f"W{layer}"], model.params[f"b{layer}"]
+            z = [
+                sum((a[i] * Fraction(float(W[i, j])) for i in range(len(a))), Fraction(0))
+                + Fraction(float(b[j]))
+                for j in range(W.shape[1])
+            ]
+            a = [max(v, Fraction(0)) for v in z] if layer < depth else z
+        p = []
+        for k in range(len(a)):
+            terms = [(a[j] - a[k]) for j in range(len(a))]
+            total = sum(
+                math.inf if t > 700 else 0.0 if t < -700 else math.exp(float(t)) for t in terms
+            )
+            p.append(1 / total)
+        rows.append(p)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale"),
+    [
+        (dtype, scale)
+        for dtype in (np.float64, np.float32)
+        for scale in (1.0, 3.0, 1e3, 1e30, 1e38, 1e100, 1e300, 1e308)
+        if scale <= float(np.finfo(dtype).max)
+    ],
+)
+def test_predict_proba_is_right_for_huge_inputs(dtype, scale):
+    """Issue 11: finite inputs of 1e308 gave NaN probabilities (the scores overflowed)."""
+    model = MLP([50, 16, 4], seed=1, dtype=dtype)
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(0, 1, (6, 50)) * scale).astype(dtype)  # pixels, scaled
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba, labels = model.predict_proba(x), model.predict(x)
+    assert proba.dtype == dtype and np.isfinite(proba).all()
+    exact = exact_proba(model, x)
+    tolerance = {np.float64: 1e-9, np.float32: 1e-5}[dtype]
+    assert_allclose(proba, exact, rtol=tolerance, atol=tolerance)
+    assert_array_equal(labels, exact.argmax(axis=1))
+
+
+@given(
+    arrays(
+        np.float64,
+        (3, 5),
+        elements=st.floats(allow_nan=False, allow_infinity=False, width=64),
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_any_finite_input_gives_probabilities(x):
+    """Issue 11: for any finite input, rows of finite probabilities and a consistent class."""
+    model = MLP([5, 7, 4], seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba, labels = model.predict_proba(x), model.predict(x)
+    assert np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    assert_array_equal(proba[np.arange(3), labels], proba.max(axis=1))
+
+
+def test_rows_that_fit_are_computed_as_always():
+    """Only the rows whose scores overflow take the scaled path: the others keep their bits."""
+    model = MLP([5, 7, 4], seed=1)
+    x = np.random.default_rng(0).uniform(0, 1, (4, 5))
+    mixed = np.vstack([x[:2], 1e308 * x[2:3], x[2:]])
+    assert_array_equal(model.predict_proba(mixed)[[0, 1, 3, 4]], model.predict_proba(x))
+    assert_array_equal(model.predict(mixed)[[0, 1, 3, 4]], model.predict(x))
+
+
+def test_values_beyond_the_models_dtype_are_refused_clearly():
+    model = MLP([3, 2], seed=0, dtype=np.float32)
+    x = np.array([[0.5, 1e308, 0.0]])
+    for call in (model.predict, model.predict_proba, model.logits):
+        with pytest.raises(
+            ValueError, match=r"x holds 1e\+308 at index \(0, 1\), beyond the range"
+        ):
+            call(x)
+
+
+def test_logits_that_overflow_are_refused_not_returned():
+    model = MLP.from_params(
+        {"W1": np.ones((3, 4)), "b1": np.zeros(4), "W2": np.ones((4, 2)), "b2": np.zeros(2)}
+    )
+    with pytest.raises(ValueError, match="the scores overflow float64 for 1 row.* row 1"):
+        model.logits(np.array([[0.5, 0.2, 0.1], [1e308, -1e308, 1e308]]))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_terminating_signal_during_save_leaves_nothing(tmp_path, signum):
+    """Issue 11: SIGTERM during ``save()`` left a 16 MB hidden temporary file."""
+    script = """
+        import sys, time
+        import numpy as np
+        import nnscratch as ns
+
+        def slow_savez(file, **arrays):  # writes a part, then takes its time
+            file.write(b"x" * 1_000_000)
+            file.flush()
+            print("writing", flush=True)
+            time.sleep(60)
+
+        np.savez = slow_savez
+        ns.MLP([784, 512, 10], seed=0).save(sys.argv[1])
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), str(tmp_path / "model.npz")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line == "writing\n", line + process.communicate(timeout=60)[1]
+    assert len(os.listdir(tmp_path)) == 1  # the temporary file
+    process.send_signal(signum)
+    process.communicate(timeout=60)
+    assert process.returncode == -signum
+    assert os.listdir(tmp_path) == []

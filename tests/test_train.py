@@ -9,7 +9,7 @@ import pytest
 
 import nnscratch as ns
 from nnscratch.optim import SGD, Adam, CosineSchedule, StepSchedule
-from nnscratch.train import DivergenceError, History, fit
+from nnscratch.train import DIVERGENCE_FACTOR, DIVERGENCE_STEPS, DivergenceError, History, fit
 
 
 def blobs(n: int, *, seed: int, dtype=np.float64, noise: float = 1.0):
@@ -19,6 +19,16 @@ def blobs(n: int, *, seed: int, dtype=np.float64, noise: float = 1.0):
     y = rng.integers(0, 3, n)
     x = centres[y] + noise * rng.standard_normal((n, 8))
     return x.astype(dtype), y
+
+
+def bars(n: int = 240, *, seed: int = 0):
+    """Ten classes of 28 x 28 pictures, each a bright bar at its own height on faint noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.uniform(0, 0.25, (n, 28, 28))
+    for i, label in enumerate(y):
+        x[i, 4 + 2 * label : 6 + 2 * label, 6:22] = 1.0
+    return x.reshape(n, 784), y
 
 
 def small_model(dtype=np.float64, dropout=0.0, seed=0) -> ns.MLP:
@@ -230,6 +240,109 @@ def test_divergence_stops_with_the_epoch_and_step(dtype):
     assert len(optimizer.after) == 4 * error.epoch + error.step  # the bad step was not taken
     for name, value in model.params.items():
         assert np.array_equal(value, optimizer.after[-1][name], equal_nan=True), name
+
+
+class LossRecorder:
+    """A step hook that records every batch's loss."""
+
+    def __init__(self, model: ns.MLP) -> None:
+        self.model, self.losses = model, []
+
+    def __call__(self, x, y, **kwargs):
+        loss, grads, logits = self.model.train_step(x, y, **kwargs)
+        self.losses.append(loss)
+        return loss, grads, logits
+
+
+def test_a_loss_that_stays_far_above_its_start_is_divergence():
+    """Issue 11: SGD at a rate of 1000 in float64 kept a finite loss hundreds of times above its
+    start for the whole run, and fit returned the ruined model without complaint."""
+    x, y = bars()
+    model = ns.MLP([784, 16, 10], seed=0)
+    recorder, optimizer = LossRecorder(model), Recording(1000.0)
+    with pytest.raises(
+        DivergenceError, match=r"in a row above .* at epoch \d+, step \d+"
+    ) as caught:
+        fit(
+            model,
+            x,
+            y,
+            epochs=20,
+            batch_size=32,
+            optimizer=optimizer,
+            seed=0,
+            step=recorder,
+            progress=False,
+        )
+    error, losses = caught.value, recorder.losses
+    bound = DIVERGENCE_FACTOR * max(losses[0], np.log(10))
+    assert np.isfinite(error.loss) and error.loss > bound
+    assert all(loss > bound for loss in losses[-DIVERGENCE_STEPS:])
+    assert len(losses) == 8 * error.epoch + error.step + 1  # 8 steps per epoch
+    assert len(optimizer.after) == len(losses) - 1  # the last step was not taken
+    for name, value in model.params.items():
+        assert np.array_equal(value, optimizer.after[-1][name]), name
+
+
+def test_a_run_that_ends_far_above_its_start_is_divergence():
+    """Too short to stay above the bound for DIVERGENCE_STEPS steps, it ends there: refused."""
+    x, y = bars()
+    model = ns.MLP([784, 16, 10], seed=0)
+    with pytest.raises(DivergenceError, match=r"at epoch 1, step 7 ") as caught:
+        fit(model, x, y, epochs=2, batch_size=32, optimizer=SGD(1000.0), seed=0, progress=False)
+    assert np.isfinite(caught.value.loss)
+
+
+def test_a_rate_of_1e30_is_divergence():
+    """Issue 11: ``fit`` with ``SGD(lr=1e30)`` in float64 recorded losses of 1e117 (here 1e29
+    after a first epoch of 1e172) without complaint: finite, and far above any start."""
+    x, y = bars()
+    model = ns.MLP([784, 16, 10], seed=0, dtype=np.float64)
+    with pytest.raises(DivergenceError, match=r"with learning rate 1e\+30") as caught:
+        fit(model, x, y, epochs=20, batch_size=32, optimizer=SGD(1e30), seed=0, progress=False)
+    assert np.isfinite(caught.value.loss) and caught.value.loss > 1e20
+
+
+def test_a_spike_that_comes_back_is_not_divergence():
+    """Plain SGD at a rate of 3 spikes to 1e15 times its first loss on these blobs, then fits
+    them perfectly: no bound on the loss alone can tell this run from a diverging one."""
+    x, y = blobs(300, seed=0)
+    model = small_model()
+    recorder = LossRecorder(model)
+    fit(
+        model,
+        x,
+        y,
+        epochs=20,
+        batch_size=32,
+        optimizer=SGD(3.0),
+        seed=4,
+        step=recorder,
+        progress=False,
+    )
+    assert max(recorder.losses) > 1e12 * recorder.losses[0]
+    assert np.mean(model.predict(x) == y) > 0.99
+
+
+def test_badly_scaled_inputs_start_high_and_are_not_divergence():
+    """Inputs a thousand times too large start at a loss of thousands (a fixed bound such as
+    100 log K would stop this run at once); measured from its start, it is learning."""
+    x, y = blobs(300, seed=0)
+    model = small_model()
+    recorder = LossRecorder(model)
+    fit(
+        model,
+        1000 * x,
+        y,
+        epochs=20,
+        batch_size=32,
+        optimizer=Adam(1e-3),
+        seed=0,
+        step=recorder,
+        progress=False,
+    )
+    assert recorder.losses[0] > 1000 and recorder.losses[-1] < 0.01 * recorder.losses[0]
+    assert np.mean(model.predict(1000 * x) == y) > 0.9
 
 
 def test_progress_false_prints_nothing(capsys):
