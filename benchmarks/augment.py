@@ -7,7 +7,9 @@ writing into one reused array as a training loop would; and, in the same rounds,
 data of the same size. A round times every kind once, then the epoch. The table gives, per
 kind, the median seconds over the rounds (fastest-slowest), and the median of its ratio to the
 epoch of the same round: the machine may be shared and its speed drifts, so only a ratio
-measured within one round compares like with like.
+measured within one round compares like with like. The row "4 gathers alone" is the floor of
+bilinear resampling in NumPy: the four ``np.take`` calls that read the neighbours of every
+output pixel (at the positions of an elastic field, in zero-padded images), and nothing else.
 
 Run: ``python benchmarks/augment.py`` (about a minute on two idle cores); ``--images`` and
 ``--epoch-fraction`` run fewer images and scale the times up.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,6 +35,7 @@ KINDS = {
     "elastic": dict(elastic=(34, 4)),
     "affine + elastic": dict(rotate=15, scale=0.15, shear=15, translate=2, elastic=(34, 4)),
 }
+GATHERS = "4 gathers alone"
 EPOCH = "epoch of the recipe"
 
 
@@ -88,17 +92,51 @@ def measure(
         )
         return history.seconds[0] * bench.MNIST_TRAIN / samples
 
-    seconds: dict[str, list[float]] = {name: [] for name in [*KINDS, EPOCH]}
+    gathers = four_gathers(x_images, rng)
+    seconds: dict[str, list[float]] = {name: [] for name in [*KINDS, GATHERS, EPOCH]}
     for round_ in range(rounds + 1):  # round 0 warms up
         for name, kwargs in KINDS.items():
             begin = time.perf_counter()
             augment.distort(x_images, rng, **kwargs, out=out)
             if round_:
                 seconds[name].append((time.perf_counter() - begin) * scale)
+        begin = time.perf_counter()
+        gathers()
+        gather_seconds = (time.perf_counter() - begin) * scale
         epoch_seconds = epoch(round_)
         if round_:
+            seconds[GATHERS].append(gather_seconds)
             seconds[EPOCH].append(epoch_seconds)
     return seconds
+
+
+def four_gathers(images: np.ndarray, rng: np.random.Generator) -> Callable[[], None]:
+    """A task reading the four neighbours of every output pixel with ``np.take``, alone.
+
+    The positions are those of elastic fields (34, 4); each image is padded with zeros (one
+    pixel before, two after) and the positions clipped into the padded frame, as in
+    :mod:`nnscratch.augment`; images are taken 128 at a time, their results overwritten.
+    """
+    n, height, width = images.shape
+    padded = np.zeros((n, height + 3, width + 3), images.dtype)
+    padded[:, 1 : height + 1, 1 : width + 1] = images
+    rows, columns = np.mgrid[1 : height + 1, 1 : width + 1]
+    field = augment.elastic_field(n, rng, 34, 4, shape=(height, width))
+    y = np.clip(rows + field[:, 0], 0, height + 1).astype(np.intp)
+    x = np.clip(columns + field[:, 1], 0, width + 1).astype(np.intp)
+    index = (np.arange(n)[:, None, None] * (height + 3) + y) * (width + 3) + x
+    flat = padded.reshape(-1)
+    block = 128 * height * width
+    corners = np.empty((4, block), images.dtype)
+    offsets = (0, 1, width + 3, width + 4)
+
+    def task() -> None:
+        for begin in range(0, index.size, block):
+            piece = index.reshape(-1)[begin : begin + block]
+            for corner, offset in zip(corners, offsets, strict=True):
+                np.take(flat[offset:], piece, mode="clip", out=corner[: len(piece)])
+
+    return task
 
 
 def format_table(seconds: dict[str, list[float]]) -> str:
