@@ -21,14 +21,16 @@ import argparse
 import time
 
 from nnscratch import bench
-from nnscratch.train import Recipe
+from nnscratch.recipes import Recipe
 
 
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(bench.BATCH_SIZES))
-    parser.add_argument("--dtypes", nargs="+", default=list(bench.DTYPES), choices=bench.DTYPES)
+    parser.add_argument(
+        "--dtypes", nargs="+", default=list(bench.DTYPE_NAMES), choices=bench.DTYPE_NAMES
+    )
     parser.add_argument("--epochs", type=int, default=5, help="epochs measured per row")
     parser.add_argument("--fraction", type=float, default=1.0, help="of each epoch, run")
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])

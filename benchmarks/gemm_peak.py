@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(bench.format_gemm_table(timings))
     print()
-    for dtype in bench.DTYPES:
+    for dtype in bench.DTYPE_NAMES:
         peak = bench.peak_gflops(timings, dtype)
         print(
             f"peak {dtype}: {peak:.1f} GFLOP/s; the floor of an epoch "

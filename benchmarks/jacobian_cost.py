@@ -3,7 +3,7 @@
 Measures time and peak memory per sample of ``nnscratch.jacobian.loss_and_grads`` in each order
 of the chain-rule product, and of ``MLP.loss_and_grads``, on networks ``784-h-10`` for growing
 hidden sizes ``h``; fits the growth ``cost ~ h**exponent`` and extrapolates it to ``h = 512``.
-The measuring functions live in :mod:`nnscratch.jacobian` (``measure_cost``, ``fit_cost``,
+The measuring functions live in :mod:`nnscratch.bench` (``measure_cost``, ``fit_cost``,
 ``format_cost``) so that the book can call them; this script only prints.
 
 Run: ``python benchmarks/jacobian_cost.py`` (10 seconds on two idle cores, under a minute on
@@ -16,52 +16,34 @@ import argparse
 import platform
 import time
 
-import numpy as np
-
-from nnscratch import jacobian
-
-
-def blas_description() -> str:
-    """Which BLAS library NumPy calls, its kernel and its thread count (via threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "BLAS: unknown (pip install threadpoolctl to report it)"
-    pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    if not pools:
-        return "BLAS: none found by threadpoolctl"
-    return "; ".join(
-        f"BLAS: {pool.get('internal_api')} {pool.get('version')}, kernel "
-        f"{pool.get('architecture')}, {pool.get('num_threads')} threads"
-        for pool in pools
-    )
+from nnscratch import bench, jacobian
 
 
 def main(argv: list[str] | None = None) -> None:
     """Measure, fit and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=list(jacobian.HIDDEN_SIZES))
+    parser.add_argument("--hidden", type=int, nargs="+", default=list(bench.HIDDEN_SIZES))
     parser.add_argument("--input-size", type=int, default=784)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--target", type=int, default=512, help="hidden size to extrapolate to")
     args = parser.parse_args(argv)
 
-    print(f"NumPy {np.__version__}, Python {platform.python_version()}, {blas_description()}")
+    print(f"Python {platform.python_version()}, {bench.machine_description()}")
     print(f"network {args.input_size}-h-10, float64, one sample, fastest of {args.repeats} runs")
     start = time.perf_counter()
-    rows = jacobian.measure_cost(args.hidden, input_size=args.input_size, repeats=args.repeats)
-    fits = jacobian.fit_cost(rows, target=args.target)
+    rows = bench.measure_cost(args.hidden, input_size=args.input_size, repeats=args.repeats)
+    fits = bench.fit_cost(rows, target=args.target)
     print()
-    print(jacobian.format_cost(rows, fits))
+    print(bench.format_cost(rows, fits))
     print()
     print_target(args.input_size, args.target, args.repeats, fits)
     print(f"(measured in {time.perf_counter() - start:.0f} s)")
 
 
-def print_target(input_size: int, target: int, repeats: int, fits: list[jacobian.CostFit]) -> None:
+def print_target(input_size: int, target: int, repeats: int, fits: list[bench.CostFit]) -> None:
     """The shortcut measured at the target size, the extrapolations and the memory estimates."""
     sizes = [input_size, target, 10]
-    (shortcut,) = jacobian.measure_cost(
+    (shortcut,) = bench.measure_cost(
         [target], input_size=input_size, methods=["shortcut"], repeats=repeats
     )
     print(

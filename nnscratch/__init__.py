@@ -12,15 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import (
+        bench,
         data,
+        downloads,
         functional,
         gradcheck,
+        idx,
         images,
         jacobian,
+        kernels,
         layers,
         metrics,
         modelfile,
         optim,
+        recipes,
         train,
     )
     from .model import MLP
@@ -30,33 +35,26 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-_SUBMODULES = (
-    "data",
-    "functional",
-    "gradcheck",
-    "images",
-    "jacobian",
-    "layers",
-    "metrics",
-    "modelfile",
-    "optim",
-    "train",
-)
-
 __all__ = [
     "MLP",
     "__version__",
+    "bench",
     "data",
+    "downloads",
     "functional",
     "gradcheck",
+    "idx",
     "images",
     "jacobian",
+    "kernels",
     "layers",
     "metrics",
     "modelfile",
     "optim",
+    "recipes",
     "train",
 ]
+_SUBMODULES = frozenset(__all__) - {"MLP", "__version__"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,93 @@
-"""Argument checks shared by the modules: clear errors naming what was expected and found."""
+"""The argument checks every module shares: clear errors naming what was expected and found.
+
+Each check returns the value it accepted, converted (an ``int``, a ``float``, an array of the
+right dtype), or raises ``ValueError``. One rule holds for booleans everywhere: ``True`` and
+``False`` are not numbers here, so ``num_classes=True`` or ``epochs=False`` is refused.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+Choice = TypeVar("Choice")
+
+# --------------------------------------------------------------------------- numbers
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as an ``int``, or raise unless it is an integer ``>= minimum``.
+
+    Python and NumPy integers are accepted; booleans, floats (even ``2.0``) and strings are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_count(value: Any, name: str) -> int:
+    """Return ``value`` as an ``int``, or raise unless it is an integer ``>= 1``."""
+    return check_int(value, name, minimum=1)
+
+
+def as_real(value: Any, name: str) -> float:
+    """``float(value)`` for a real number (Python or NumPy); booleans and strings are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a ``float``, or raise unless it is a finite number ``> 0``."""
+    number = as_real(value, name)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """Return ``value`` as a ``float``, or raise unless it is a finite number ``>= 0``."""
+    number = as_real(value, name)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """Return ``value`` as a ``float``, or raise unless ``0 <= value < 1``.
+
+    The range of a probability that must leave something: dropout, label smoothing, momentum.
+    """
+    number = as_real(value, name)
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return number
+
+
+def check_choice(value: Choice, name: str, choices: Iterable[Choice]) -> Choice:
+    """Return ``value``, or raise unless it is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_layer_sizes(sizes: Iterable[Any]) -> tuple[int, ...]:
+    """Return the layer widths of a network as ints: at least two, each a positive integer."""
+    sizes = tuple(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"layer widths must be positive integers, got {sizes}")
+    return tuple(int(size) for size in sizes)
+
+
+# --------------------------------------------------------------------------- arrays
 
 
 def as_float_array(x: ArrayLike, *, ndim: int, name: str = "x") -> NDArray[np.floating]:
@@ -29,6 +113,44 @@ def check_finite(x: NDArray[np.floating], *, name: str = "x") -> None:
     if not finite.all():
         where = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(f"{name} must be finite, found {x[where]} at index {where}")
+
+
+def as_batch(
+    x: ArrayLike,
+    *,
+    features: int,
+    dtype: DTypeLike,
+    name: str = "x",
+    allow_empty: bool = False,
+) -> NDArray[np.floating]:
+    """Return a batch of inputs as finite floats of shape ``(n, features)`` in ``dtype``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, features)
+        Real floating point; converted to ``dtype`` (no copy if it already has it).
+    features : int
+        The number of columns, e.g. a model's input width.
+    dtype : floating dtype
+    name : str
+        What the messages call ``x``.
+    allow_empty : bool
+        Accept ``n == 0`` (prediction); by default a batch holds at least one sample.
+
+    Raises
+    ------
+    ValueError
+        For a dtype that is not real floating point, another rank or width, an empty batch
+        (unless allowed), or a NaN or infinite value.
+    """
+    batch = as_float_array(x, ndim=2, name=name)
+    if batch.shape[1] != features:
+        raise ValueError(f"{name} must have {features} columns (features), got shape {batch.shape}")
+    if len(batch) == 0 and not allow_empty:
+        raise ValueError(f"{name} must hold at least one sample, got shape {batch.shape}")
+    batch = batch.astype(dtype, copy=False)
+    check_finite(batch, name=name)
+    return batch
 
 
 def as_labels(
@@ -67,3 +189,16 @@ def as_labels(
             bad = low if low < 0 else high
             raise ValueError(f"{name} holds label {bad}, outside the range [0, {num_classes})")
     return labels
+
+
+def check_probability_rows(rows: NDArray[np.floating], *, name: str) -> None:
+    """Raise ``ValueError`` unless every row of ``rows`` (n, K) is a probability distribution:
+    finite, non-negative, summing to 1 up to ``sqrt(eps)`` of the dtype."""
+    check_finite(rows, name=name)
+    if (rows < 0).any():
+        raise ValueError(f"{name} must be non-negative, found {rows.min()}")
+    sums = rows.sum(axis=-1)
+    wrong = np.flatnonzero(np.abs(sums - 1) > np.sqrt(np.finfo(rows.dtype).eps))
+    if wrong.size:
+        row = int(wrong[0])
+        raise ValueError(f"each row of {name} must sum to 1, row {row} sums to {sums[row]}")

@@ -1,7 +1,7 @@
 """The command line: train a model, evaluate it, and read digits from pictures.
 
-``nnscratch train`` trains with the book's best recipe (see `nnscratch.train.Recipe`) and saves a
-model file; ``nnscratch evaluate MODEL`` prints the metrics on the test set; ``nnscratch predict
+``nnscratch train`` trains with the book's best recipe (see `nnscratch.recipes.Recipe`) and saves
+a model file; ``nnscratch evaluate MODEL`` prints the metrics on the test set; ``nnscratch predict
 MODEL IMAGE...`` reads the digit in each picture. A user mistake (a missing file, a bad model
 file, a bad option value, data not found) prints one line ``nnscratch: error: ...`` to stderr and
 exits with a non-zero status, without a traceback.
@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields, replace
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from . import __version__, data, images, metrics, modelfile, train
-from .model import MLP
+from . import __version__, data, images, metrics, recipes
+from .model import DTYPE_NAMES, MLP
 
 __all__ = ["build_parser", "main"]
 
+Number = TypeVar("Number", int, float)
+
 PROG = "nnscratch"
-LOADERS = {"mnist": "load_mnist", "fashion-mnist": "load_fashion_mnist"}
 IMAGE_FEATURES = 28 * 28
 CALIBRATION_BINS = 15
 USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
@@ -103,51 +105,34 @@ def _describe(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- argument types
 
 
-def _positive_int(text: str) -> int:
-    value = _parse(int, text, "an integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+def _number(
+    kind: Callable[[str], Number], what: str, accept: Callable[[Number], bool]
+) -> Callable[[str], Number]:
+    """An argparse ``type``: ``kind(text)`` if that parses and ``accept`` holds, else a usage
+    error saying that the option must be ``what``."""
+
+    def convert(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    value = _parse(int, text, "an integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _parse(float, text, "a number")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _parse(float, text, "a number")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _parse(float, text, "a number")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
-    return value
-
-
-def _parse(kind: Callable[[str], Any], text: str, what: str) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+_positive_int = _number(int, "an integer >= 1", lambda value: value >= 1)
+_non_negative_int = _number(int, "an integer >= 0", lambda value: value >= 0)
+_positive_float = _number(float, "a number > 0", lambda value: 0 < value < math.inf)
+_non_negative_float = _number(float, "a number >= 0", lambda value: 0 <= value < math.inf)
+_fraction = _number(float, "a number in [0, 1)", lambda value: 0 <= value < 1)
 
 
 # --------------------------------------------------------------------------- train
 
-# Options that override a field of train.Recipe (None: keep the recipe's default).
+# Options that override a field of recipes.Recipe (None: keep the recipe's default).
 RECIPE_OPTIONS = {
     "epochs": ("--epochs", _positive_int, "N", "passes over the training data"),
     "batch_size": ("--batch-size", _positive_int, "B", "images per step"),
@@ -161,15 +146,11 @@ RECIPE_OPTIONS = {
     "validation_size": ("--validation-size", _non_negative_int, "N", "images held out"),
     "dtype": ("--dtype", str, None, "float type of the weights and computations"),
 }
-CHOICES = {
-    "optimizer": ("adam", "sgd"),
-    "schedule": ("cosine", "step", "constant"),
-    "dtype": ("float32", "float64"),
-}
+CHOICES = {"optimizer": recipes.OPTIMIZERS, "schedule": recipes.SCHEDULES, "dtype": DTYPE_NAMES}
 
 
 def _add_train(commands: Any) -> None:
-    default = train.Recipe()
+    default = recipes.Recipe()
     sub = commands.add_parser(
         "train",
         help="train a classifier and save it",
@@ -205,7 +186,7 @@ def _add_train(commands: Any) -> None:
 
 
 def _add_data_options(sub: argparse.ArgumentParser, dataset_help: str) -> None:
-    sub.add_argument("--dataset", choices=tuple(LOADERS), help=dataset_help)
+    sub.add_argument("--dataset", choices=tuple(data.CLASSES), help=dataset_help)
     sub.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -224,11 +205,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     print("recipe: " + ", ".join(f"{k}={v}" for k, v in asdict(recipe).items()))
     start = time.perf_counter()
-    model, _ = train.train_recipe(
+    model, _ = recipes.train_recipe(
         dataset.x_train, dataset.y_train, recipe, seed=args.seed, progress=not args.no_progress
     )
     seconds = time.perf_counter() - start
-    scores = _test_scores(model, dataset)
+    x = _test_inputs(model, dataset)
+    scores = _test_scores(model, x, dataset.y_test, model.predict_proba(x))
     model.metadata.update(dataset=dataset.name, training_seconds=seconds, metrics=scores)
     model.save(args.out)
     print(f"training time: {seconds:.1f} s")
@@ -240,10 +222,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recipe(args: argparse.Namespace) -> train.Recipe:
+def _recipe(args: argparse.Namespace) -> recipes.Recipe:
     """The default recipe with the options given on the command line."""
-    given = {f.name: getattr(args, f.name, None) for f in fields(train.Recipe)}
-    return replace(train.Recipe(), **{k: v for k, v in given.items() if v is not None})
+    given = {f.name: getattr(args, f.name, None) for f in fields(recipes.Recipe)}
+    return replace(recipes.Recipe(), **{k: v for k, v in given.items() if v is not None})
 
 
 def _check_output_path(path: str) -> None:
@@ -256,22 +238,21 @@ def _check_output_path(path: str) -> None:
 
 
 def _load_dataset(name: str, data_dir: str | None) -> data.Dataset:
-    if name not in LOADERS:
-        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(LOADERS)}")
-    return getattr(data, LOADERS[name])(data_dir)
+    if name not in data.CLASSES:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(data.CLASSES)}")
+    return data.load(name, data_dir)
 
 
-def _test_scores(model: MLP, dataset: data.Dataset) -> dict[str, Any]:
-    """Accuracy, loss and calibration on the test set: what a model file records."""
-    x = _test_inputs(model, dataset)
-    proba = model.predict_proba(x)
+def _test_scores(model: MLP, x: np.ndarray, y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    """Accuracy, loss and calibration on the test set ``(x, y)`` whose predicted probabilities
+    are ``proba``: what a model file records and ``evaluate`` reports."""
     return {
         "split": "test",
-        "n": len(dataset.y_test),
-        "accuracy": metrics.accuracy(dataset.y_test, proba.argmax(axis=1)),
-        "loss": model.loss(x, dataset.y_test),
+        "n": len(y),
+        "accuracy": metrics.accuracy(y, proba.argmax(axis=1)),
+        "loss": model.loss(x, y),
         "expected_calibration_error": metrics.expected_calibration_error(
-            dataset.y_test, proba, n_bins=CALIBRATION_BINS
+            y, proba, n_bins=CALIBRATION_BINS
         ),
     }
 
@@ -303,40 +284,34 @@ def _add_evaluate(commands: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    model = modelfile.load_model(args.model)
+    model = MLP.load(args.model)
     dataset = _load_dataset(args.dataset or _trained_on(model), args.data_dir)
     x, y = _test_inputs(model, dataset), dataset.y_test
     proba = model.predict_proba(x)
+    scores = _test_scores(model, x, y, proba)
     y_pred = proba.argmax(axis=1)
     k = len(dataset.classes)
-    summary = {
-        "accuracy": metrics.accuracy(y, y_pred),
-        "loss": model.loss(x, y),
-        "expected_calibration_error": metrics.expected_calibration_error(
-            y, proba, n_bins=CALIBRATION_BINS
-        ),
-    }
     cm = metrics.confusion_matrix(y, y_pred, num_classes=k)
     if args.json:
-        report = _json_report(args.model, dataset, y, y_pred, cm, summary)
+        report = _json_report(args.model, dataset, y, y_pred, cm, scores)
         print(json.dumps(report, indent=None))
         return 0
     print(f"model: {args.model} ({'-'.join(map(str, model.sizes))}, {model.dtype.name})")
     print(f"data: the {dataset.name} test set, {len(y)} images\n")
     print(metrics.classification_report(y, y_pred, target_names=dataset.classes, num_classes=k))
     print("confusion matrix (rows: true class, columns: predicted class):")
-    print(_format_confusion(cm, dataset.classes))
-    print(f"\ntest loss (cross-entropy): {summary['loss']:.4f}")
+    print(metrics.format_confusion_matrix(cm, dataset.classes))
+    print(f"\ntest loss (cross-entropy): {scores['loss']:.4f}")
     print(
         f"expected calibration error ({CALIBRATION_BINS} bins): "
-        f"{summary['expected_calibration_error']:.4f}"
+        f"{scores['expected_calibration_error']:.4f}"
     )
     return 0
 
 
 def _trained_on(model: MLP) -> str:
     name = model.metadata.get("dataset", "mnist")
-    return name if name in LOADERS else "mnist"
+    return name if name in data.CLASSES else "mnist"
 
 
 def _json_report(
@@ -345,7 +320,7 @@ def _json_report(
     y: np.ndarray,
     y_pred: np.ndarray,
     cm: np.ndarray,
-    summary: dict[str, float],
+    scores: dict[str, Any],
 ) -> dict[str, Any]:
     k = len(dataset.classes)
     per_class = metrics.precision_recall_f1(y, y_pred, num_classes=k)
@@ -363,9 +338,7 @@ def _json_report(
     return {
         "model": path,
         "dataset": dataset.name,
-        "split": "test",
-        "n": len(y),
-        **summary,
+        **scores,
         "classes": [
             {
                 "label": label,
@@ -381,19 +354,6 @@ def _json_report(
         **averages,
         "confusion_matrix": cm.tolist(),
     }
-
-
-def _format_confusion(cm: np.ndarray, names: Sequence[str]) -> str:
-    """The matrix as text: one row per true class, columns headed by the predicted label."""
-    rows = [f"{label} {name}" if name != str(label) else name for label, name in enumerate(names)]
-    left = max(len(row) for row in rows)
-    width = max(len(str(cm.max())), len(str(len(names) - 1))) + 1
-    header = " " * left + "".join(f"{label:>{width}}" for label in range(len(names)))
-    lines = [
-        f"{row:>{left}}" + "".join(f"{v:>{width}}" for v in counts)
-        for row, counts in zip(rows, cm, strict=True)
-    ]
-    return "\n".join([header, *lines])
 
 
 # --------------------------------------------------------------------------- predict
@@ -414,7 +374,7 @@ def _add_predict(commands: Any) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model = modelfile.load_model(args.model)
+    model = MLP.load(args.model)
     if model.sizes[0] != IMAGE_FEATURES:
         raise ValueError(
             f"{args.model}: the model takes {model.sizes[0]} inputs, not 28 x 28 = 784 pixels"
@@ -435,7 +395,5 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _class_names(model: MLP) -> tuple[str, ...]:
-    names = (
-        data.FASHION_MNIST_CLASSES if _trained_on(model) == "fashion-mnist" else data.MNIST_CLASSES
-    )
+    names = data.CLASSES[_trained_on(model)]
     return names if len(names) == model.sizes[-1] else tuple(map(str, range(model.sizes[-1])))

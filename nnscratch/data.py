@@ -1,9 +1,10 @@
-"""The data: IDX files, and MNIST / Fashion-MNIST found on disk or downloaded, always verified.
+"""The data sets: MNIST and Fashion-MNIST, found on disk or downloaded, always verified, and
+their preparation as the network's input.
 
-IDX is the tiny binary format MNIST is distributed in: a 4-byte magic number (two zero bytes,
-a type code, the number of dimensions), one big-endian 32-bit size per dimension, then the
-values in C order, big-endian. :func:`read_idx` and :func:`write_idx` handle every type code
-and any number of dimensions, raw or gzip-compressed (recognised from the bytes, not the name).
+The registry pins each data set's files by the SHA-256 of their decompressed content and names
+its mirrors and its classes (:data:`CLASSES`). The files are IDX (:mod:`nnscratch.idx`, whose
+``read_idx`` and ``write_idx`` are importable from here too); :mod:`nnscratch.downloads`
+fetches them.
 
 :func:`load_mnist` and :func:`load_fashion_mnist` look for each of the four files, as ``NAME``
 or ``NAME.gz``, in these folders, in order:
@@ -16,39 +17,34 @@ or ``NAME.gz``, in these folders, in order:
 
 What is missing is downloaded into the cache, trying each mirror in turn
 (:data:`MNIST_MIRRORS`, :data:`FASHION_MNIST_MIRRORS`, or the ``mirrors=`` argument). Every file,
-found or downloaded, is checked against the pinned SHA-256 of its *decompressed* bytes
-(:data:`MNIST_SHA256`, :data:`FASHION_MNIST_SHA256`).
+found or downloaded, is checked against the pinned SHA-256 of its *decompressed* bytes.
+
+:func:`preprocess` turns images into the network's input rows, and
+:func:`train_validation_split` holds out a seeded validation set.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import importlib.util
 import math
-import operator
 import os
-import struct
-import uuid
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, ModuleType
-from typing import IO, Any
+from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from ._checks import check_int
+from .downloads import ChecksumError, cache_folder, download_missing, read_verified
+from .idx import IDXFormatError, parse_idx, read_idx, write_idx
+
 __all__ = [
+    "CLASSES",
     "DATA_DIR_VARIABLE",
-    "DOWNLOAD_TIMEOUT",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MIRRORS",
     "FASHION_MNIST_SHA256",
-    "IDX_DTYPES",
     "MNIST_CLASSES",
     "MNIST_MIRRORS",
     "MNIST_SHA256",
@@ -57,7 +53,7 @@ __all__ = [
     "DataNotFoundError",
     "Dataset",
     "IDXFormatError",
-    "content_sha256",
+    "load",
     "load_fashion_mnist",
     "load_mnist",
     "locate_files",
@@ -70,32 +66,9 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 
-class IDXFormatError(ValueError):
-    """A file is not valid IDX: bad magic number or type code, sizes that do not match, bad gzip."""
-
-
-class ChecksumError(ValueError):
-    """A data file's decompressed content does not have the pinned SHA-256 digest."""
-
-
 class DataNotFoundError(FileNotFoundError):
     """A data set's files are neither on disk nor downloadable (the message says what to do)."""
 
-
-#: IDX type code (third byte of the magic number) -> the big-endian NumPy dtype it stands for.
-IDX_DTYPES: Mapping[int, np.dtype] = MappingProxyType(
-    {
-        0x08: np.dtype(">u1"),
-        0x09: np.dtype(">i1"),
-        0x0B: np.dtype(">i2"),
-        0x0C: np.dtype(">i4"),
-        0x0D: np.dtype(">f4"),
-        0x0E: np.dtype(">f8"),
-    }
-)
-_IDX_CODES = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}  # "i4" -> 0x0C
-_GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20  # compressed bytes per step: big enough to be fast, small enough to overlap
 
 #: MNIST's class names, index = label: the digits.
 MNIST_CLASSES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
@@ -112,40 +85,38 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+#: The class names of each data set, index = label, by data set name; these are the data sets.
+CLASSES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
+)
+
+# Dataset field -> file name, in the order the files are loaded.
+_FIELDS = (
+    ("x_train", "train-images-idx3-ubyte"),
+    ("y_train", "train-labels-idx1-ubyte"),
+    ("x_test", "t10k-images-idx3-ubyte"),
+    ("y_test", "t10k-labels-idx1-ubyte"),
+)
+
+
+def _pinned(**digests: str) -> Mapping[str, str]:
+    """File name -> SHA-256, each digest given by the :class:`Dataset` field its file fills."""
+    return MappingProxyType({fname: digests[field] for field, fname in _FIELDS})
+
 
 #: SHA-256 of the decompressed files (the canonical MNIST bytes), by file name without ``.gz``.
-MNIST_SHA256: Mapping[str, str] = MappingProxyType(
-    {
-        "train-images-idx3-ubyte": (
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-        ),
-        "train-labels-idx1-ubyte": (
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
-        ),
-        "t10k-images-idx3-ubyte": (
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
-        ),
-        "t10k-labels-idx1-ubyte": (
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
-        ),
-    }
+MNIST_SHA256: Mapping[str, str] = _pinned(
+    x_train="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    y_train="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    x_test="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    y_test="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 )
 #: SHA-256 of Fashion-MNIST's decompressed files, by file name without ``.gz``.
-FASHION_MNIST_SHA256: Mapping[str, str] = MappingProxyType(
-    {
-        "train-images-idx3-ubyte": (
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
-        ),
-        "train-labels-idx1-ubyte": (
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
-        ),
-        "t10k-images-idx3-ubyte": (
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
-        ),
-        "t10k-labels-idx1-ubyte": (
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
-        ),
-    }
+FASHION_MNIST_SHA256: Mapping[str, str] = _pinned(
+    x_train="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    y_train="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    x_test="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    y_test="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 )
 
 #: MNIST's download mirrors, tried in turn; a file's URL is the base followed by ``NAME.gz``.
@@ -162,221 +133,6 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = (
 DATA_DIR_VARIABLE = "NNSCRATCH_DATA_DIR"
 #: Where system packages (Debian's ``dataset-fashion-mnist``) put data sets.
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
-#: Seconds to wait for a mirror, as (to connect, between two received chunks).
-DOWNLOAD_TIMEOUT: tuple[float, float] = (5.0, 60.0)
-
-# Dataset field -> file name, in the order the files are loaded.
-_FIELDS = (
-    ("x_train", "train-images-idx3-ubyte"),
-    ("y_train", "train-labels-idx1-ubyte"),
-    ("x_test", "t10k-images-idx3-ubyte"),
-    ("y_test", "t10k-labels-idx1-ubyte"),
-)
-
-
-# --------------------------------------------------------------------------- IDX files
-
-
-def read_idx(path: PathLike) -> np.ndarray:
-    """Read an IDX file, raw or gzip-compressed (told apart by its first bytes, not its name).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file.
-
-    Returns
-    -------
-    ndarray, shape as declared in the header
-        In native byte order, with the dtype of the file's type code (see :data:`IDX_DTYPES`).
-
-    Raises
-    ------
-    IDXFormatError
-        For a bad magic number, an unknown type code, no dimensions, a truncated header,
-        a payload shorter or longer than the header declares, or a corrupt or truncated gzip
-        stream. The message names the file, what was expected and what was found.
-    """
-    source = os.fspath(path)
-    return _parse_idx(_read_content(Path(path), source=source), source=source)
-
-
-def write_idx(path: PathLike, array: ArrayLike, *, compress: bool | None = None) -> None:
-    """Write an array as an IDX file, atomically (a temporary file renamed onto ``path``).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file to (over)write. Nothing is written there unless the whole file is.
-    array : array_like, any shape with 1 to 255 dimensions, each below 2**32
-        Of dtype uint8, int8, int16, int32, float32 or float64 (any byte order).
-    compress : bool, optional
-        Gzip-compress the file. By default, compress if ``path`` ends in ``.gz``.
-
-    Raises
-    ------
-    ValueError
-        For a dtype IDX cannot hold, a 0-d array, or a dimension of 2**32 or more.
-    """
-    path = Path(path)
-    arr = np.asarray(array)
-    header = _idx_header(arr, source=os.fspath(path))
-    payload = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder(">")).reshape(-1)
-    if compress is None:
-        compress = path.suffix == ".gz"
-    with _atomic_write(path) as file:
-        if compress:
-            # No name or time stamp in the gzip header: the same array gives the same bytes.
-            with gzip.GzipFile(filename="", mode="wb", fileobj=file, mtime=0) as zipped:
-                zipped.write(header)
-                zipped.write(payload.view(np.uint8))
-        else:
-            file.write(header)
-            file.write(payload.view(np.uint8))
-
-
-def content_sha256(path: PathLike) -> str:
-    """The SHA-256 hex digest of a file's content, decompressed first if it is gzip.
-
-    Raises
-    ------
-    IDXFormatError
-        If the file starts like gzip but is not a valid gzip stream.
-    """
-    digest = hashlib.sha256()
-    _read_content(Path(path), source=os.fspath(path), digest=digest)
-    return digest.hexdigest()
-
-
-def _idx_header(arr: np.ndarray, *, source: str) -> bytes:
-    """The magic number and sizes for ``arr``, or ValueError if IDX cannot hold it."""
-    code = _IDX_CODES.get(arr.dtype.str[1:])
-    if code is None:
-        known = ", ".join(dtype.name for dtype in IDX_DTYPES.values())
-        raise ValueError(
-            f"cannot write {source}: IDX holds {known}, found dtype {arr.dtype} "
-            "(convert with .astype first)"
-        )
-    if arr.ndim == 0:
-        raise ValueError(f"cannot write {source}: IDX needs 1 to 255 dimensions, found a 0-d array")
-    if max(arr.shape) >= 2**32:
-        raise ValueError(
-            f"cannot write {source}: IDX sizes are 32-bit, expected every dimension below 2**32, "
-            f"found shape {arr.shape}"
-        )
-    return struct.pack(f">HBB{arr.ndim}I", 0, code, arr.ndim, *arr.shape)
-
-
-def _parse_idx(data: bytearray, *, source: str) -> np.ndarray:
-    """Decode the IDX bytes ``data`` into an array that shares their memory when it can."""
-    if len(data) < 4:
-        raise IDXFormatError(
-            f"{source}: truncated header: expected at least 4 bytes (the magic number), "
-            f"found {len(data)}"
-        )
-    if data[0] or data[1]:
-        raise IDXFormatError(
-            f"{source}: bad magic number: expected it to start with 00 00, "
-            f"found {data[:4].hex(' ')}"
-        )
-    code, ndim = data[2], data[3]
-    if code not in IDX_DTYPES:
-        known = ", ".join(f"0x{known:02X}" for known in IDX_DTYPES)
-        raise IDXFormatError(
-            f"{source}: unknown type code: expected one of {known}, found 0x{code:02X}"
-        )
-    if ndim == 0:
-        raise IDXFormatError(f"{source}: bad dimension count: expected 1 to 255, found 0")
-    offset = 4 + 4 * ndim
-    if len(data) < offset:
-        raise IDXFormatError(
-            f"{source}: truncated header: {ndim} dimensions need {offset} header bytes, "
-            f"found {len(data)}"
-        )
-    shape = struct.unpack_from(f">{ndim}I", data, 4)
-    dtype = IDX_DTYPES[code]
-    count = math.prod(shape)
-    expected = offset + count * dtype.itemsize
-    if len(data) != expected:
-        problem = "missing bytes" if len(data) < expected else "trailing bytes"
-        raise IDXFormatError(
-            f"{source}: {problem}: the header declares {dtype.name} values of shape {shape}, "
-            f"{expected} bytes in all, found {len(data)}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    try:
-        array = array.reshape(shape)
-    except ValueError as error:  # more dimensions than a NumPy array can have (64)
-        raise IDXFormatError(
-            f"{source}: cannot make a {ndim}-dimensional array ({error})"
-        ) from None
-    return array.astype(dtype.newbyteorder("="), copy=False)
-
-
-def _read_content(path: Path, *, source: str, digest: Any = None) -> bytearray:
-    """A file's bytes, gunzipped if they start with the gzip magic; fed to ``digest`` if given."""
-    with open(path, "rb") as file:
-        data = bytearray(os.fstat(file.fileno()).st_size)
-        del data[file.readinto(data) :]
-    if data[:2] != _GZIP_MAGIC:
-        if digest is not None:
-            digest.update(data)
-        return data
-    pieces = []
-    with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps decompression
-        for piece in _gunzip(memoryview(data), source=source):
-            pieces.append(piece)
-            if digest is not None:
-                hasher.submit(digest.update, piece)
-    return bytearray().join(pieces)
-
-
-def _gunzip(view: memoryview, *, source: str) -> Iterator[bytes]:
-    """Decompress each gzip member in ``view`` in turn (CRC-checked), yielding pieces of output."""
-    start = 0
-    while True:
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16 +: expect a gzip wrapper
-        while not inflater.eof and start < len(view):
-            end = min(start + _CHUNK, len(view))
-            try:
-                piece = inflater.decompress(view[start:end])
-            except zlib.error as error:
-                raise IDXFormatError(f"{source}: corrupt gzip stream ({error})") from None
-            start = end
-            yield piece
-        if not inflater.eof:
-            raise IDXFormatError(
-                f"{source}: truncated gzip stream: expected more compressed data, "
-                f"found the end of the file after {len(view)} bytes"
-            )
-        start -= len(inflater.unused_data)
-        rest = view[start:].tobytes()
-        if not rest.startswith(_GZIP_MAGIC):
-            if rest.strip(b"\0"):
-                raise IDXFormatError(
-                    f"{source}: trailing data: expected the file to end after the gzip stream "
-                    f"at byte {start}, found {len(rest)} more bytes"
-                )
-            return
-
-
-@contextmanager
-def _atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Yield a temporary file next to ``path``, renamed onto it only if the block succeeds."""
-    temporary = _temporary_name(path)
-    try:
-        with open(temporary, "xb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _temporary_name(path: Path) -> Path:
-    """A hidden, unique name in ``path``'s folder (so the final rename is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
 
 
 # --------------------------------------------------------------------------- data sets
@@ -408,8 +164,8 @@ class Dataset:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The class names, index = label."""
-        return FASHION_MNIST_CLASSES if self.name == "fashion-mnist" else MNIST_CLASSES
+        """The class names, index = label (see :data:`CLASSES`)."""
+        return CLASSES[self.name]
 
     def __repr__(self) -> str:
         arrays = ", ".join(
@@ -417,6 +173,30 @@ class Dataset:
             for field, _ in _FIELDS
         )
         return f"Dataset(name={self.name!r}, {arrays})"
+
+
+def load(
+    name: str,
+    data_dir: PathLike | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> Dataset:
+    """Load the data set ``name``, a key of :data:`CLASSES` (``ValueError`` for another).
+
+    :func:`load_mnist` and :func:`load_fashion_mnist` name it for you; see them for the
+    parameters, the return value and the errors (the default mirrors are the data set's).
+    """
+    paths = locate_files(name, data_dir, download=download, mirrors=mirrors)
+    pinned, _ = _registry(name)
+    arrays = {}
+    for field, fname in _FIELDS:
+        source = os.fspath(paths[fname])
+        content = read_verified(paths[fname], pinned[fname], source=source)
+        arrays[field] = parse_idx(content, source=source)
+    for split in ("train", "test"):
+        _check_split(arrays[f"x_{split}"], arrays[f"y_{split}"], split=split, paths=paths)
+    return Dataset(name, **arrays)
 
 
 def load_mnist(
@@ -452,7 +232,7 @@ def load_mnist(
     IDXFormatError
         If a file is not valid IDX or does not hold (n, 28, 28) images / (n,) labels 0-9.
     """
-    return _load("mnist", data_dir, download=download, mirrors=mirrors)
+    return load("mnist", data_dir, download=download, mirrors=mirrors)
 
 
 def load_fashion_mnist(
@@ -466,7 +246,7 @@ def load_fashion_mnist(
     Same parameters, return value and errors as :func:`load_mnist`; the default mirrors are
     :data:`FASHION_MNIST_MIRRORS` and the class names :data:`FASHION_MNIST_CLASSES`.
     """
-    return _load("fashion-mnist", data_dir, download=download, mirrors=mirrors)
+    return load("fashion-mnist", data_dir, download=download, mirrors=mirrors)
 
 
 def locate_files(
@@ -494,9 +274,9 @@ def locate_files(
     pinned, default_mirrors = _registry(name)
     folders = _local_folders(name, data_dir)
     paths = {fname: _find(fname, folders) for fname in pinned}
-    if all(paths.values()):
-        return paths
-    cache = _cache_folder(name)
+    if (found := _complete(paths)) is not None:
+        return found
+    cache = cache_folder(name)
     folders.append(cache)
     paths = {fname: path or _find(fname, [cache]) for fname, path in paths.items()}
     if mirrors is None:
@@ -504,31 +284,19 @@ def locate_files(
     mirrors = (mirrors,) if isinstance(mirrors, str) else tuple(mirrors)
     failures = []
     if download and not all(paths.values()):
-        failures = _download_missing(paths, cache, mirrors, pinned)
+        failures = download_missing(paths, cache, mirrors, pinned)
+    if (found := _complete(paths)) is not None:
+        return found
     missing = [fname for fname, path in paths.items() if path is None]
-    if missing:
-        raise DataNotFoundError(
-            _not_found_message(
-                name, missing, folders, mirrors, download=download, failures=failures
-            )
-        )
-    return paths
+    raise DataNotFoundError(
+        _not_found_message(name, missing, folders, mirrors, download=download, failures=failures)
+    )
 
 
-def _load(
-    name: str, data_dir: PathLike | None, *, download: bool, mirrors: Sequence[str] | None
-) -> Dataset:
-    """Locate, verify, read and check the four files of a data set."""
-    paths = locate_files(name, data_dir, download=download, mirrors=mirrors)
-    pinned, _ = _registry(name)
-    arrays = {}
-    for field, fname in _FIELDS:
-        source = os.fspath(paths[fname])
-        content = _read_verified(paths[fname], pinned[fname], source=source)
-        arrays[field] = _parse_idx(content, source=source)
-    for split in ("train", "test"):
-        _check_split(arrays[f"x_{split}"], arrays[f"y_{split}"], split=split, paths=paths)
-    return Dataset(name, **arrays)
+def _complete(paths: Mapping[str, Path | None]) -> dict[str, Path] | None:
+    """``paths`` if every file was found, else None."""
+    found = {fname: path for fname, path in paths.items() if path is not None}
+    return found if len(found) == len(paths) else None
 
 
 def _registry(name: str) -> tuple[Mapping[str, str], tuple[str, ...]]:
@@ -537,19 +305,9 @@ def _registry(name: str) -> tuple[Mapping[str, str], tuple[str, ...]]:
         return MNIST_SHA256, MNIST_MIRRORS
     if name == "fashion-mnist":
         return FASHION_MNIST_SHA256, FASHION_MNIST_MIRRORS
-    raise ValueError(f"unknown data set: expected 'mnist' or 'fashion-mnist', found {name!r}")
-
-
-def _read_verified(path: Path, expected: str, *, source: str) -> bytearray:
-    """A file's decompressed bytes, after checking their SHA-256 against ``expected``."""
-    digest = hashlib.sha256()
-    content = _read_content(path, source=source, digest=digest)
-    if digest.hexdigest() != expected:
-        raise ChecksumError(
-            f"{source}: SHA-256 of the decompressed content is {digest.hexdigest()}, "
-            f"expected {expected}: the file is damaged or not the expected one"
-        )
-    return content
+    raise ValueError(
+        f"unknown data set: expected {' or '.join(map(repr, CLASSES))}, found {name!r}"
+    )
 
 
 def _check_split(x: np.ndarray, y: np.ndarray, *, split: str, paths: Mapping[str, Path]) -> None:
@@ -589,100 +347,6 @@ def _find(fname: str, folders: Sequence[Path]) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
-
-
-def _import_pooch() -> ModuleType:
-    """Import pooch, or say how to install it."""
-    try:
-        import pooch
-    except ImportError as error:
-        raise ImportError(
-            'nnscratch.data needs pooch for its download cache: pip install "nnscratch[full]" '
-            f"(or set {DATA_DIR_VARIABLE}, or pass data_dir, to load files already on disk)"
-        ) from error
-    return pooch
-
-
-def _cache_folder(name: str) -> Path:
-    """The per-user download cache for a data set (honours XDG_CACHE_HOME)."""
-    return Path(_import_pooch().os_cache("nnscratch")).expanduser() / name
-
-
-def _make_folders(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; return those created, deepest first."""
-    created = [path for path in (folder, *folder.parents) if not path.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    return created
-
-
-def _remove_empty(folders: Sequence[Path]) -> None:
-    """Remove ``folders`` (deepest first) as long as they are empty."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
-class _MirrorsError(Exception):
-    """No mirror could deliver a file (network errors; the reasons are in ``failures``)."""
-
-    def __init__(self, failures: list[str]) -> None:
-        super().__init__("; ".join(failures))
-        self.failures = failures
-
-
-def _download_missing(
-    paths: dict[str, Path | None], folder: Path, mirrors: Sequence[str], pinned: Mapping[str, str]
-) -> list[str]:
-    """Download into ``folder`` the files whose path is None, filling in ``paths``.
-
-    Returns why the mirrors failed, if they did (the files after that one are not tried).
-    The folders created for the download are removed again if they are left empty.
-    """
-    created = _make_folders(folder)
-    try:
-        for fname in [fname for fname, path in paths.items() if path is None]:
-            paths[fname] = _download(fname, folder, mirrors, pinned[fname])
-    except _MirrorsError as error:
-        return error.failures or ["no mirror to download from (mirrors=())"]
-    finally:
-        _remove_empty(created)
-    return []
-
-
-def _download(fname: str, folder: Path, mirrors: Sequence[str], expected: str) -> Path:
-    """Download ``fname.gz`` into ``folder`` from the first mirror that serves the right bytes.
-
-    Each attempt goes to a temporary file, renamed into place once complete and verified, and
-    deleted otherwise. If a mirror served bytes that fail verification and no mirror succeeds,
-    that verification error is raised; if all failed for network reasons, ``_MirrorsError``.
-    """
-    pooch = _import_pooch()
-    progressbar = importlib.util.find_spec("tqdm") is not None  # pooch draws it with tqdm
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=DOWNLOAD_TIMEOUT)
-    target = folder / f"{fname}.gz"
-    failures: list[str] = []
-    rejected: list[ValueError] = []
-    for mirror in mirrors:
-        url = f"{mirror.rstrip('/')}/{fname}.gz"
-        temporary = _temporary_name(target)
-        try:
-            downloader(url, os.fspath(temporary), None)
-            _read_verified(temporary, expected, source=url)
-            os.replace(temporary, target)
-            return target
-        except ValueError as error:  # the bytes are wrong (ChecksumError, IDXFormatError)
-            rejected.append(error)
-            failures.append(f"{url}: {error}")
-        except OSError as error:  # connection, HTTP status, truncated body (requests errors)
-            failures.append(f"{url}: {error}")
-        finally:
-            temporary.unlink(missing_ok=True)
-    if rejected:
-        rejected[0].add_note("Nothing was saved. Mirrors tried:\n" + "\n".join(failures))
-        raise rejected[0]
-    raise _MirrorsError(failures)
 
 
 def _not_found_message(
@@ -785,7 +449,7 @@ def train_validation_split(
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
         raise ValueError(f"x and y must have the same length, found shapes {x.shape} and {y.shape}")
-    size = operator.index(validation_size)
+    size = check_int(validation_size, "validation_size")
     if not 0 < size < len(x):
         raise ValueError(
             f"validation_size must be between 1 and {len(x) - 1} (n = {len(x)}), found {size}"

@@ -9,15 +9,26 @@ A target ``y`` is either integer labels of shape ``(n,)`` or rows of shape ``(n,
 or probability rows (non-negative, each summing to 1). Label smoothing ``e`` mixes the target
 with the uniform distribution, ``Y = (1 - e) * Y + e / K``.
 
-NaN and infinite inputs are not checked here (the model checks its inputs); they propagate.
+Every function here checks its arguments and then calls the unchecked kernels of
+:mod:`nnscratch.kernels`, which the layers call directly. NaN and infinite scores are not
+checked (the model checks its inputs); they propagate.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._checks import as_float_array, as_labels, check_finite
+from . import kernels
+from ._checks import (
+    as_float_array,
+    as_labels,
+    check_count,
+    check_fraction,
+    check_probability_rows,
+)
 
 Floats = NDArray[np.floating]
 
@@ -47,7 +58,7 @@ def softmax(z: ArrayLike) -> Floats:
     ndarray, shape (..., K)
         Probabilities, each row summing to 1, in the dtype of ``z``.
     """
-    return _softmax(_as_scores(z, name="z"))
+    return kernels.softmax(_as_scores(z, name="z"))
 
 
 def log_softmax(z: ArrayLike) -> Floats:
@@ -63,15 +74,12 @@ def log_softmax(z: ArrayLike) -> Floats:
     ndarray, shape (..., K)
         Log-probabilities, in the dtype of ``z``; finite wherever the row's spread is finite.
     """
-    return _log_softmax(_as_scores(z, name="z"))
+    return kernels.log_softmax(_as_scores(z, name="z"))
 
 
-def one_hot(y: ArrayLike, num_classes: int, *, dtype: DTypeLike = np.float64) -> NDArray:
+def one_hot(y: ArrayLike, num_classes: int, *, dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """Rows with a 1 in the column of each label: shape ``(n, num_classes)``."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-        raise ValueError(f"num_classes must be an integer, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    num_classes = check_count(num_classes, "num_classes")
     labels = as_labels(y, num_classes=num_classes)
     rows = np.zeros((len(labels), num_classes), dtype=dtype)
     rows[np.arange(len(labels)), labels] = 1
@@ -95,9 +103,9 @@ def cross_entropy(logits: ArrayLike, y: ArrayLike, *, label_smoothing: float = 0
         smoothing.
     """
     logits = _as_batch(logits, name="logits")
-    smoothing = _check_label_smoothing(label_smoothing)
-    target = _targets(y, *logits.shape, logits.dtype)
-    return _mean_nll(_log_softmax(logits), target, smoothing)
+    smoothing = check_fraction(label_smoothing, "label_smoothing")
+    target = _targets(y, logits.shape, logits.dtype)
+    return kernels.mean_nll(kernels.log_softmax(logits), target, smoothing)
 
 
 def softmax_jacobian(p: ArrayLike) -> Floats:
@@ -142,9 +150,9 @@ def cross_entropy_grad_proba(p: ArrayLike, y: ArrayLike, *, label_smoothing: flo
         (the shortcut through the logits, :func:`cross_entropy_grad_logits`, is always defined).
     """
     p = _as_batch(p, name="p")
-    smoothing = _check_label_smoothing(label_smoothing)
+    smoothing = check_fraction(label_smoothing, "label_smoothing")
     grad = np.zeros_like(p)
-    _subtract_target(grad, _targets(y, *p.shape, p.dtype), smoothing)  # grad = -Y
+    kernels.subtract_target(grad, _targets(y, p.shape, p.dtype), smoothing)  # grad = -Y
     needed = grad != 0
     if (p[needed] <= 0).any():
         raise ValueError("the derivative of -log p is undefined where p <= 0 for a target class")
@@ -169,62 +177,12 @@ def cross_entropy_grad_logits(
     ndarray, shape (n, K)
     """
     logits = _as_batch(logits, name="logits")
-    smoothing = _check_label_smoothing(label_smoothing)
-    target = _targets(y, *logits.shape, logits.dtype)
-    grad = _softmax(logits)
-    _subtract_target(grad, target, smoothing)
+    smoothing = check_fraction(label_smoothing, "label_smoothing")
+    target = _targets(y, logits.shape, logits.dtype)
+    grad = kernels.softmax(logits)
+    kernels.subtract_target(grad, target, smoothing)
     grad /= len(grad)
     return grad
-
-
-def _check_label_smoothing(label_smoothing: float) -> float:
-    """Return ``label_smoothing`` as a float, or raise ``ValueError`` unless it lies in [0, 1)."""
-    value = float(label_smoothing)
-    if not 0 <= value < 1:
-        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
-    return value
-
-
-# The unchecked kernels below are shared with nnscratch.layers (the training hot path).
-
-
-def _softmax(z: Floats) -> Floats:
-    with np.errstate(over="ignore"):  # a gap beyond the float range gives exp(-inf) = 0: right
-        p = z - z.max(axis=-1, keepdims=True)
-    np.exp(p, out=p)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p
-
-
-def _log_softmax(z: Floats) -> Floats:
-    shifted = z - z.max(axis=-1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return shifted
-
-
-def _mean_nll(log_p: Floats, target: NDArray, smoothing: float) -> float:
-    """Mean over rows of ``-sum_k Y_ik log_p_ik`` with ``Y = (1 - e) target + e / K``."""
-    loss = -(1 - smoothing) * _sum_target_log_p(log_p, target) / len(log_p)
-    if smoothing:
-        loss -= smoothing * log_p.mean()  # (e / K) sum_k log p_ik, averaged over the rows
-    return float(loss)
-
-
-def _sum_target_log_p(log_p: Floats, target: NDArray) -> np.floating:
-    """``sum_ik target_ik log_p_ik``; for labels, the sum of each true class's log p."""
-    if target.ndim == 1:
-        return log_p[np.arange(len(log_p)), target].sum()
-    return np.vdot(target, log_p)
-
-
-def _subtract_target(p: Floats, target: NDArray, smoothing: float) -> None:
-    """``p -= Y`` in place, with ``Y = (1 - e) target + e / K``; labels need no one-hot."""
-    if target.ndim == 1:
-        p[np.arange(len(p)), target] -= 1 - smoothing
-    else:
-        p -= (1 - smoothing) * target
-    if smoothing:
-        p -= smoothing / p.shape[-1]
 
 
 def _as_scores(z: ArrayLike, *, name: str) -> Floats:
@@ -244,8 +202,9 @@ def _as_batch(z: ArrayLike, *, name: str) -> Floats:
     return z
 
 
-def _targets(y: ArrayLike, n: int, num_classes: int, dtype: np.dtype) -> NDArray:
-    """Checked int64 labels ``(n,)``, or probability rows ``(n, K)`` of ``dtype``."""
+def _targets(y: ArrayLike, shape: tuple[int, ...], dtype: np.dtype) -> kernels.Target:
+    """Checked int64 labels ``(n,)``, or probability rows of ``shape`` (n, K) and ``dtype``."""
+    n, num_classes = shape
     y = np.asarray(y)
     if y.ndim == 1:
         return as_labels(y, num_classes=num_classes, n=n)
@@ -257,12 +216,5 @@ def _targets(y: ArrayLike, n: int, num_classes: int, dtype: np.dtype) -> NDArray
     if y.dtype.kind not in "biuf":
         raise ValueError(f"target rows y must hold real numbers, got dtype {y.dtype}")
     rows = y.astype(dtype, copy=False)
-    check_finite(rows, name="y")
-    if (rows < 0).any():
-        raise ValueError(f"target rows y must be non-negative, found {rows.min()}")
-    sums = rows.sum(axis=1)
-    wrong = np.abs(sums - 1) > np.sqrt(np.finfo(dtype).eps)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise ValueError(f"each target row of y must sum to 1, row {row} sums to {sums[row]}")
+    check_probability_rows(rows, name="y")
     return rows

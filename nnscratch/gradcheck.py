@@ -7,7 +7,10 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._checks import check_count, check_positive
 from .model import MLP
+
+Floats = NDArray[np.floating]  # float64 only, checked when called (see FLOAT64_ONLY)
 
 FLOAT64_ONLY = (
     "finite differences need float64: a float32 loss is rounded to about 1e-7 of its size, "
@@ -16,7 +19,7 @@ FLOAT64_ONLY = (
 
 
 def numerical_gradient(
-    f: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], *, eps: float = 1e-6
+    f: Callable[[Floats], float], x: Floats, *, eps: float = 1e-6
 ) -> NDArray[np.float64]:
     """The gradient of the scalar function ``f`` at ``x`` by central differences.
 
@@ -35,10 +38,40 @@ def numerical_gradient(
     -------
     ndarray of float64, shaped like ``x``
     """
+    return central_differences(f, x, np.arange(np.size(x)), eps=eps).reshape(np.shape(x))
+
+
+def central_differences(
+    f: Callable[[Floats], float],
+    x: Floats,
+    indices: NDArray[np.intp],
+    *,
+    eps: float = 1e-6,
+) -> NDArray[np.float64]:
+    """The partial derivatives of ``f`` at ``x`` for the entries with these flat indices.
+
+    As :func:`numerical_gradient`, for chosen entries only: ``x`` must be a float64 ndarray,
+    moved in place and restored exactly.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(indices),)
+    """
     _check_float64(x)
-    _check_eps(eps)
-    indices = np.arange(x.size)
-    return _central_differences(f, x, indices, eps).reshape(x.shape)
+    check_positive(eps, "eps")
+    derivatives = np.empty(len(indices))
+    for k, flat_index in enumerate(indices):
+        index = np.unravel_index(flat_index, x.shape)
+        original = x[index]
+        try:
+            x[index] = original + eps
+            f_plus = float(f(x))
+            x[index] = original - eps
+            f_minus = float(f(x))
+        finally:
+            x[index] = original
+        derivatives[k] = (f_plus - f_minus) / (2 * eps)
+    return derivatives
 
 
 def relative_error(a: ArrayLike, b: ArrayLike) -> float:
@@ -90,13 +123,13 @@ def check_model(
     """
     if model.dtype != np.float64:
         raise ValueError(f"check_model needs a float64 model, got {model.dtype}: {FLOAT64_ONLY}")
-    _check_eps(eps)
-    if max_entries is not None and max_entries < 1:
-        raise ValueError(f"max_entries must be a positive integer or None, got {max_entries}")
+    check_positive(eps, "eps")
+    if max_entries is not None:
+        max_entries = check_count(max_entries, "max_entries")
     _, grads = model.loss_and_grads(x, y, label_smoothing=label_smoothing)
     rng = np.random.default_rng(seed)
 
-    def loss(_: NDArray[np.float64]) -> float:  # reads the parameters that are being moved
+    def loss(_: Floats) -> float:  # reads the parameters that are being moved
         return model.loss(x, y, label_smoothing=label_smoothing)
 
     errors = {}
@@ -104,41 +137,14 @@ def check_model(
         indices = np.arange(param.size)
         if max_entries is not None and param.size > max_entries:
             indices = np.sort(rng.choice(param.size, size=max_entries, replace=False))
-        numeric = _central_differences(loss, param, indices, eps)
+        numeric = central_differences(loss, param, indices, eps=eps)
         errors[name] = relative_error(grads[name].reshape(-1)[indices], numeric)
     return errors
 
 
-def _central_differences(
-    f: Callable[[NDArray[np.float64]], float],
-    x: NDArray[np.float64],
-    indices: NDArray[np.intp],
-    eps: float,
-) -> NDArray[np.float64]:
-    """The partial derivatives of ``f`` at ``x`` for the entries with these flat indices."""
-    derivatives = np.empty(len(indices))
-    for k, flat_index in enumerate(indices):
-        index = np.unravel_index(flat_index, x.shape)
-        original = x[index]
-        try:
-            x[index] = original + eps
-            f_plus = float(f(x))
-            x[index] = original - eps
-            f_minus = float(f(x))
-        finally:
-            x[index] = original
-        derivatives[k] = (f_plus - f_minus) / (2 * eps)
-    return derivatives
-
-
-def _check_float64(x: NDArray) -> None:
+def _check_float64(x: Floats) -> None:
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         found = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise ValueError(
             f"x must be a float64 ndarray (changed in place), got {found}: {FLOAT64_ONLY}"
         )
-
-
-def _check_eps(eps: float) -> None:
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps}")

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._checks import as_float_array, check_finite
+from ._optional import import_optional
 
 __all__ = ["load_digit", "prepare_digit"]
 
@@ -60,7 +61,9 @@ def prepare_digit(gray: ArrayLike) -> NDArray[np.floating]:
     return _centre_by_mass(_scale_into_box(crop)).astype(dtype, copy=False)
 
 
-def load_digit(path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32) -> NDArray:
+def load_digit(
+    path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32
+) -> NDArray[np.floating]:
     """Read an image file of one digit and prepare it as MNIST was (see `prepare_digit`).
 
     Any format Pillow reads (PNG, JPEG, BMP, GIF...). Colour is converted to grey (luma); a
@@ -91,14 +94,14 @@ def load_digit(path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32) -
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating-point type, got {dtype}")
-    image_module = _import_pillow()
-    from PIL import ImageOps, UnidentifiedImageError
+    import_optional("PIL", package="Pillow", needed_for="reading image files")
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with image_module.open(path) as image:
+        with Image.open(path) as image:
             image.load()
             gray = _to_gray(ImageOps.exif_transpose(image))
-    except (UnidentifiedImageError, image_module.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{os.fspath(path)}: not an image file Pillow can read ({exc})") from exc
     except OSError as exc:
         if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
@@ -109,16 +112,6 @@ def load_digit(path: str | os.PathLike[str], *, dtype: DTypeLike = np.float32) -
     except ValueError as exc:
         raise ValueError(f"{os.fspath(path)}: {exc}") from exc
     return digit.reshape(SIZE * SIZE).astype(dtype)
-
-
-def _import_pillow() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as exc:
-        raise ImportError(
-            'reading image files needs Pillow: pip install "nnscratch[full]"'
-        ) from exc
-    return Image
 
 
 def _to_gray(image: Any) -> NDArray[np.float64]:

@@ -25,8 +25,8 @@ either order:
 
 Both give what the shortcut, ``MLP.loss_and_grads``, gives (to rounding); both are far slower
 and hungrier, because the weight Jacobian ``dz/dW`` has ``fan_out * fan_in * fan_out`` entries.
-:func:`estimate_bytes` says how much memory a call needs before anything is allocated, and
-:func:`measure_cost` measures time and memory against the shortcut.
+:func:`estimate_bytes` says how much memory a call needs before anything is allocated
+(:func:`nnscratch.bench.measure_cost` measures time and memory against the shortcut).
 
 Flattening convention: a weight matrix ``W`` of shape ``(fan_in, fan_out)`` is flattened row by
 row (NumPy's default), so entry ``W[i, k]`` sits at position ``i * fan_out + k``.
@@ -36,16 +36,21 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
-import tracemalloc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import functional
-from ._checks import as_float_array, as_labels, check_finite
+from ._checks import (
+    as_batch,
+    as_float_array,
+    as_labels,
+    check_choice,
+    check_fraction,
+    check_layer_sizes,
+    check_positive,
+)
 from .model import MLP
 
 Floats = NDArray[np.floating]
@@ -234,13 +239,14 @@ def loss_and_grads(
         which never forms ``dL/dp``, is not troubled).
     """
     check_fits(model, order=order, max_bytes=max_bytes)
-    smoothing = functional._check_label_smoothing(label_smoothing)
-    x, labels = _checked_batch(model, x, y)
+    smoothing = check_fraction(label_smoothing, "label_smoothing")
+    x = as_batch(x, features=model.sizes[0], dtype=model.dtype)
+    labels = as_labels(y, num_classes=model.sizes[-1], n=len(x))
     targets = (1 - smoothing) * functional.one_hot(labels, model.sizes[-1], dtype=model.dtype)
     targets += smoothing / model.sizes[-1]
     grads_of_sample = _grads_reverse if order == "reverse" else _grads_forward
     total_loss = 0.0
-    grads = {name: np.zeros_like(value) for name, value in model.params.items()}
+    grads: dict[str, Floats] = {name: np.zeros_like(value) for name, value in model.params.items()}
     for x_row, target in zip(x, targets, strict=True):
         cache = _forward(model.params, x_row)
         total_loss -= float(target @ cache["log_p"])
@@ -273,7 +279,7 @@ def _grads_reverse(
     num_layers = len(params) // 2
     p = cache["p"]
     delta = cross_entropy_jacobian(p, y) @ softmax_jacobian(p)  # dL/dzL, (1, K)
-    grads = {}
+    grads: dict[str, Floats] = {}
     for layer in range(num_layers, 0, -1):
         W = params[f"W{layer}"]
         fan_out = W.shape[1]
@@ -314,18 +320,6 @@ def _chain_right_to_left(
     return cross_entropy_jacobian(p, y) @ M  # dL/dtheta, (1, size of theta)
 
 
-def _checked_batch(model: MLP, x: ArrayLike, y: ArrayLike) -> tuple[Floats, NDArray[np.int64]]:
-    """The inputs as the model's dtype and the labels as int64, checked as the model checks."""
-    x = as_float_array(x, ndim=2, name="x")
-    if x.shape[1] != model.sizes[0]:
-        raise ValueError(f"x must have {model.sizes[0]} columns (features), got shape {x.shape}")
-    if len(x) == 0:
-        raise ValueError("x must hold at least one sample, got 0")
-    x = x.astype(model.dtype, copy=False)
-    check_finite(x, name="x")
-    return x, as_labels(y, num_classes=model.sizes[-1], n=len(x))
-
-
 # --- Shapes and memory, known before anything is built -------------------------------------------
 
 
@@ -356,7 +350,7 @@ def jacobian_shapes(model: MLP | Sequence[int]) -> list[tuple[str, tuple[int, in
 
 
 def estimate_bytes(
-    model: MLP | Sequence[int], *, order: str = "reverse", dtype: DTypeLike = None
+    model: MLP | Sequence[int], *, order: str = "reverse", dtype: DTypeLike | None = None
 ) -> int:
     """The peak memory, in bytes, that :func:`loss_and_grads` needs, from the sizes alone.
 
@@ -382,7 +376,7 @@ def estimate_bytes(
     itemsize = np.dtype(_default_dtype(model) if dtype is None else dtype).itemsize
     num_params = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
     intermediates = sizes[0] + 2 * sum(sizes[1:]) + 2 * sizes[-1]  # a0, z and a, p and log p
-    step = _largest_step(sizes, _checked_order(order))
+    step = _largest_step(sizes, check_choice(order, "order", ORDERS))
     return itemsize * (2 * num_params + intermediates + step)
 
 
@@ -440,9 +434,7 @@ def check_fits(model: MLP | Sequence[int], *, order: str, max_bytes: float | Non
     ValueError
         For an unknown ``order`` or a ``max_bytes`` that is not a positive number.
     """
-    limit = default_max_bytes() if max_bytes is None else max_bytes
-    if isinstance(limit, bool) or not isinstance(limit, int | float | np.number) or not limit > 0:
-        raise ValueError(f"max_bytes must be a positive number, got {max_bytes!r}")
+    limit = default_max_bytes() if max_bytes is None else check_positive(max_bytes, "max_bytes")
     needed = estimate_bytes(model, order=order)
     if needed > limit:
         dtype = _default_dtype(model)
@@ -473,186 +465,8 @@ def _available_memory() -> int:
 
 
 def _layer_sizes(model: MLP | Sequence[int]) -> tuple[int, ...]:
-    sizes = tuple(int(size) for size in getattr(model, "sizes", model))
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"layer sizes must be at least two positive integers, got {sizes}")
-    return sizes
+    return model.sizes if isinstance(model, MLP) else check_layer_sizes(model)
 
 
 def _default_dtype(model: MLP | Sequence[int]) -> np.dtype:
-    return np.dtype(getattr(model, "dtype", np.float64))
-
-
-def _checked_order(order: str) -> str:
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-    return order
-
-
-# --- Measuring the cost against the shortcut ----------------------------------------------------
-
-METHODS = ("shortcut", "reverse", "forward")
-"""What :func:`measure_cost` measures: ``MLP.loss_and_grads``, and this module in each order."""
-
-HIDDEN_SIZES = (16, 32, 64, 128, 256)
-"""The hidden sizes :func:`measure_cost` tries by default: the largest needs 0.8 GB."""
-
-
-@dataclass(frozen=True)
-class CostRow:
-    """Time and memory of one method on one sample of a ``input-hidden-classes`` network."""
-
-    hidden: int
-    method: str
-    seconds: float  # fastest of the repeats (the least disturbed by other work)
-    peak_bytes: int  # tracemalloc's peak during one call
-
-
-@dataclass(frozen=True)
-class CostFit:
-    """How a method's cost grows with the hidden size: ``cost ~ c * hidden**exponent``."""
-
-    method: str
-    time_exponent: float
-    memory_exponent: float
-    target: int  # the hidden size extrapolated to
-    seconds_at_target: float
-    bytes_at_target: float
-
-
-def measure_cost(
-    hidden_sizes: Sequence[int] = HIDDEN_SIZES,
-    *,
-    input_size: int = 784,
-    num_classes: int = 10,
-    methods: Sequence[str] = METHODS,
-    repeats: int = 5,
-    seed: int = 0,
-) -> list[CostRow]:
-    """Time and peak memory per sample of each method, for networks with one hidden layer.
-
-    Each network is ``MLP([input_size, hidden, num_classes], seed=seed)`` in float64, given one
-    sample. Memory is the peak that ``tracemalloc`` sees during a first call; time the fastest of
-    ``repeats`` calls after it (the one least disturbed by other work on the machine). With the
-    defaults this takes 5 seconds on two idle cores (half a minute on busy ones), and 0.8 GB.
-
-    Returns
-    -------
-    list of CostRow
-        One per hidden size and method, in that order.
-    """
-    for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"methods must be among {METHODS}, got {method!r}")
-    rng = np.random.default_rng(seed)
-    rows = []
-    for hidden in hidden_sizes:
-        model = MLP([input_size, hidden, num_classes], seed=seed)
-        x = rng.random((1, input_size))
-        y = rng.integers(num_classes, size=1)
-        for method in methods:
-            call = _one_call(model, x, y, method)
-            peak_bytes = _peak_bytes(call)  # also warms up
-            seconds = min(_seconds(call) for _ in range(repeats))
-            rows.append(CostRow(hidden, method, seconds, peak_bytes))
-    return rows
-
-
-def fit_exponent(sizes: ArrayLike, values: ArrayLike) -> tuple[float, float]:
-    """Least squares on a log-log scale: ``values ~ c * sizes**exponent``.
-
-    Returns
-    -------
-    exponent, c : float
-    """
-    exponent, log_c = np.polyfit(np.log(sizes), np.log(values), 1)
-    return float(exponent), float(np.exp(log_c))
-
-
-def fit_cost(rows: Sequence[CostRow], *, target: int = 512, points: int = 3) -> list[CostFit]:
-    """Fit the growth of each method's time and memory and extrapolate it to ``target``.
-
-    Only the ``points`` largest hidden sizes are fitted: at small sizes fixed overheads hide
-    the growth.
-    """
-    fits = []
-    for method in dict.fromkeys(row.method for row in rows):
-        mine = sorted((row for row in rows if row.method == method), key=lambda row: row.hidden)
-        mine = mine[-points:]
-        hidden = [row.hidden for row in mine]
-        time_exponent, time_c = fit_exponent(hidden, [row.seconds for row in mine])
-        memory_exponent, memory_c = fit_exponent(hidden, [row.peak_bytes for row in mine])
-        fits.append(
-            CostFit(
-                method,
-                time_exponent,
-                memory_exponent,
-                target,
-                time_c * target**time_exponent,
-                memory_c * target**memory_exponent,
-            )
-        )
-    return fits
-
-
-def format_cost(rows: Sequence[CostRow], fits: Sequence[CostFit]) -> str:
-    """The measurements and the fits as two plain-text tables, with factors over the shortcut."""
-    shortcut = {row.hidden: row for row in rows if row.method == "shortcut"}
-    lines = [
-        f"{'hidden':>6}  {'method':<8}  {'ms/sample':>10}  {'x shortcut':>10}  "
-        f"{'peak MB':>9}  {'x shortcut':>10}"
-    ]
-    for row in rows:
-        base = shortcut.get(row.hidden)
-        lines.append(
-            f"{row.hidden:>6}  {row.method:<8}  {row.seconds * 1e3:>10.3f}  "
-            f"{_factor(row.seconds, base and base.seconds):>10}  "
-            f"{row.peak_bytes / 1e6:>9.3f}  {_factor(row.peak_bytes, base and base.peak_bytes):>10}"
-        )
-    base_fit = next((fit for fit in fits if fit.method == "shortcut"), None)
-    at_target = f"s/sample at h={fits[0].target if fits else '-'}"
-    lines += [
-        "",
-        f"{'method':<8}  {'time ~ h^':>9}  {'memory ~ h^':>11}  {at_target:>16}  "
-        f"{'x shortcut':>10}  {'GB/sample':>9}  {'x shortcut':>10}",
-    ]
-    for fit in fits:
-        lines.append(
-            f"{fit.method:<8}  {fit.time_exponent:>9.2f}  {fit.memory_exponent:>11.2f}  "
-            f"{fit.seconds_at_target:>16.4g}  "
-            f"{_factor(fit.seconds_at_target, base_fit and base_fit.seconds_at_target):>10}  "
-            f"{fit.bytes_at_target / 1e9:>9.4g}  "
-            f"{_factor(fit.bytes_at_target, base_fit and base_fit.bytes_at_target):>10}"
-        )
-    return "\n".join(lines)
-
-
-def _factor(value: float, base: float | None) -> str:
-    return f"{value / base:,.0f}" if base else "-"
-
-
-def _one_call(model: MLP, x: Floats, y: NDArray, method: str) -> Callable[[], object]:
-    if method == "shortcut":
-        return lambda: model.loss_and_grads(x, y)
-    return lambda: loss_and_grads(model, x, y, order=method)
-
-
-def _seconds(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
-
-
-def _peak_bytes(call: Callable[[], object]) -> int:
-    """The peak of memory traced during ``call()``, above what was traced before it."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1] - before
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
+    return model.dtype if isinstance(model, MLP) else np.dtype(np.float64)

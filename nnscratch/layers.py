@@ -2,7 +2,8 @@
 
 Each layer caches in ``forward`` only what its ``backward`` needs, and ``backward`` turns the
 gradient of the loss with respect to the layer's output into the gradient with respect to its
-input. The layers trust their inputs (the model checks them once) and work on whole batches,
+input. The layers trust their inputs (the model checks them once), call the unchecked kernels
+of :mod:`nnscratch.kernels`, and work on whole batches,
 with no loop over samples. Where an array is not needed any more they overwrite it rather than
 allocate a new one: the forward passes of ``ReLU`` and ``Dropout`` write into their input, their
 backward passes into the gradient they are given, and the loss turns its cached probabilities
@@ -11,13 +12,13 @@ into its gradient.
 
 from __future__ import annotations
 
-import math
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_float_array
-from .functional import _check_label_smoothing, _log_softmax, _mean_nll, _subtract_target
+from . import kernels
+from ._checks import as_float_array, check_fraction
 
 Floats = NDArray[np.floating]
 
@@ -34,7 +35,7 @@ class Linear:
     Attributes
     ----------
     dW, db : ndarray
-        The gradients set by :meth:`backward`, shaped like ``W`` and ``b``.
+        The gradients set by :meth:`backward`, shaped like ``W`` and ``b`` (zero before).
     """
 
     def __init__(self, W: Floats, b: Floats) -> None:
@@ -43,8 +44,8 @@ class Linear:
         if self.b.shape != self.W.shape[1:]:
             raise ValueError(f"b must have shape {self.W.shape[1:]} to match W, got {b.shape}")
         self.x: Floats | None = None
-        self.dW: Floats | None = None
-        self.db: Floats | None = None
+        self.dW: Floats = np.zeros_like(self.W)
+        self.db: Floats = np.zeros_like(self.b)
 
     def forward(self, x: Floats) -> Floats:
         """``x`` of shape (n, fan_in) -> ``z`` of shape (n, fan_out); caches ``x``."""
@@ -53,12 +54,18 @@ class Linear:
         z += self.b
         return z
 
+    @overload
+    def backward(self, dz: Floats) -> Floats: ...
+    @overload
+    def backward(self, dz: Floats, *, need_input_grad: Literal[False]) -> None: ...
     def backward(self, dz: Floats, *, need_input_grad: bool = True) -> Floats | None:
         """Set ``dW = x^T dz`` and ``db = sum of the rows of dz``; return ``dx = dz W^T``.
 
         ``dz`` of shape (n, fan_out) -> ``dx`` of shape (n, fan_in), or None when
         ``need_input_grad`` is false (the first layer: nothing needs the input's gradient).
         """
+        if self.x is None:
+            raise RuntimeError("backward needs a forward first")
         self.dW = self.x.T @ dz
         self.db = dz.sum(axis=0)
         return dz @ self.W.T if need_input_grad else None
@@ -77,6 +84,8 @@ class ReLU:
 
     def backward(self, da: Floats) -> Floats:
         """Return ``dz = da * (a > 0)``, written into ``da``."""
+        if self.a is None:
+            raise RuntimeError("backward needs a forward first")
         da *= self.a > 0
         return da
 
@@ -92,7 +101,7 @@ class Dropout:
     """
 
     def __init__(self, p: float) -> None:
-        self.p = _check_dropout(p)
+        self.p = check_fraction(p, "the dropout probability")
         self.mask: Floats | None = None
 
     def forward(self, a: Floats, rng: np.random.Generator | None = None) -> Floats:
@@ -104,7 +113,7 @@ class Dropout:
         if rng is None or self.p == 0:
             self.mask = None
             return a
-        self.mask = _scaled_keep_mask(a.shape, self.p, rng, a.dtype)
+        self.mask = kernels.scaled_keep_mask(a.shape, self.p, rng, a.dtype)
         a *= self.mask
         return a
 
@@ -125,19 +134,19 @@ class SoftmaxCrossEntropy:
     """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
-        self.label_smoothing = _check_label_smoothing(label_smoothing)
+        self.label_smoothing = check_fraction(label_smoothing, "label_smoothing")
         self.p: Floats | None = None
-        self.target: NDArray | None = None
+        self.target: kernels.Target | None = None
 
-    def forward(self, logits: Floats, y: NDArray) -> float:
+    def forward(self, logits: Floats, y: kernels.Target) -> float:
         """Return the mean loss; cache the probabilities and the target.
 
         ``logits`` of shape (n, K); ``y`` int64 labels (n,) or target rows (n, K) of the
         logits' dtype (unchecked: see :func:`nnscratch.functional.cross_entropy` for a
         checked version).
         """
-        log_p = _log_softmax(logits)
-        loss = _mean_nll(log_p, y, self.label_smoothing)
+        log_p = kernels.log_softmax(logits)
+        loss = kernels.mean_nll(log_p, y, self.label_smoothing)
         self.p = np.exp(log_p, out=log_p)  # exp(log p) = p, in the same buffer
         self.target = y
         return loss
@@ -147,41 +156,9 @@ class SoftmaxCrossEntropy:
 
         It is computed in place in the cached ``p``, so each forward allows one backward.
         """
-        if self.p is None:
+        if self.p is None or self.target is None:
             raise RuntimeError("backward needs a forward first (each forward allows one backward)")
         delta, self.p = self.p, None
-        _subtract_target(delta, self.target, self.label_smoothing)
+        kernels.subtract_target(delta, self.target, self.label_smoothing)
         delta /= len(delta)
         return delta
-
-
-def _scaled_keep_mask(
-    shape: tuple[int, ...], p: float, rng: np.random.Generator, dtype: np.dtype
-) -> Floats:
-    """A mask of ``shape``: ``1 / (1 - p)`` where an entry is kept, 0 where it is dropped.
-
-    Each entry is dropped with probability ``p`` (rounded to a multiple of ``2**-32``): when
-    32 random bits, read as an unsigned integer, fall below ``p * 2**32``. The bits come
-    straight from the generator's bit generator, which is about three times faster than
-    ``rng.random`` (no conversion to floating point) and just as reproducible.
-    """
-    threshold = np.uint32(min(round(p * 2**32), 2**32 - 1))
-    return np.divide(
-        _random_bits(rng, math.prod(shape)).reshape(shape) >= threshold, 1 - p, dtype=dtype
-    )
-
-
-def _random_bits(rng: np.random.Generator, size: int) -> NDArray[np.uint32]:
-    """``size`` independent uniformly random 32-bit unsigned integers drawn from ``rng``."""
-    generator = rng.bit_generator
-    if isinstance(generator, np.random.MT19937):  # its raw values hold 32 random bits each
-        return generator.random_raw(size).astype(np.uint32)
-    return generator.random_raw((size + 1) // 2).view(np.uint32)[:size]  # 64 bits each
-
-
-def _check_dropout(p: float) -> float:
-    """Return the dropout probability ``p`` as a float; ``ValueError`` unless 0 <= p < 1."""
-    value = float(p)
-    if not 0 <= value < 1:
-        raise ValueError(f"the dropout probability must lie in [0, 1), got {p}")
-    return value

@@ -8,13 +8,14 @@ average runs over all ``K`` classes, as scikit-learn does when given ``labels=ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import as_float_array, as_labels, check_finite
+from ._checks import as_float_array, as_labels, check_count, check_int, check_probability_rows
 
 __all__ = [
     "ReliabilityCurve",
@@ -22,6 +23,7 @@ __all__ = [
     "classification_report",
     "confusion_matrix",
     "expected_calibration_error",
+    "format_confusion_matrix",
     "log_loss",
     "precision_recall_f1",
     "reliability_curve",
@@ -29,27 +31,26 @@ __all__ = [
 ]
 
 Average = Literal["macro", "micro", "weighted"] | None
+Scores = NDArray[np.float64]
 
 
 def _label_pair(
     y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
     """Check two label arrays of equal, non-zero length; return them and the number of classes."""
-    t = as_labels(y_true, name="y_true")
-    p = as_labels(y_pred, n=t.shape[0], name="y_pred")
-    if t.shape[0] == 0:
+    true = as_labels(y_true, name="y_true")
+    pred = as_labels(y_pred, n=true.shape[0], name="y_pred")
+    if true.shape[0] == 0:
         raise ValueError("y_true and y_pred must hold at least one label, got none")
     if num_classes is None:
-        num_classes = int(max(t.max(), p.max())) + 1
-    elif not isinstance(num_classes, int | np.integer) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    num_classes = int(num_classes)
-    as_labels(t, num_classes=num_classes, name="y_true")
-    as_labels(p, num_classes=num_classes, name="y_pred")
-    return t, p, num_classes
+        num_classes = int(max(true.max(), pred.max())) + 1
+    num_classes = check_count(num_classes, "num_classes")
+    as_labels(true, num_classes=num_classes, name="y_true")
+    as_labels(pred, num_classes=num_classes, name="y_pred")
+    return true, pred, num_classes
 
 
-def _ratio(numerator: NDArray, denominator: NDArray) -> NDArray[np.float64]:
+def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> NDArray[np.float64]:
     """``numerator / denominator`` elementwise, 0 where the denominator is 0 (no warnings)."""
     num = np.asarray(numerator, dtype=np.float64)
     den = np.asarray(denominator, dtype=np.float64)
@@ -71,8 +72,8 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     float
         In ``[0, 1]``.
     """
-    t, p, _ = _label_pair(y_true, y_pred, None)
-    return float(np.mean(t == p))
+    true, pred, _ = _label_pair(y_true, y_pred, None)
+    return float(np.mean(true == pred))
 
 
 def confusion_matrix(
@@ -93,19 +94,27 @@ def confusion_matrix(
         ``C[i, j]`` is the number of samples of true class ``i`` predicted as class ``j``
         (rows: true, columns: predicted), as in ``sklearn.metrics.confusion_matrix``.
     """
-    t, p, k = _label_pair(y_true, y_pred, num_classes)
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    true, pred, k = _label_pair(y_true, y_pred, num_classes)
+    return np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
 
 
+@overload
+def precision_recall_f1(
+    y_true: ArrayLike, y_pred: ArrayLike, average: None = None, num_classes: int | None = None
+) -> tuple[Scores, Scores, Scores]: ...
+@overload
+def precision_recall_f1(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    average: Literal["macro", "micro", "weighted"],
+    num_classes: int | None = None,
+) -> tuple[float, float, float]: ...
 def precision_recall_f1(
     y_true: ArrayLike,
     y_pred: ArrayLike,
     average: Average = None,
     num_classes: int | None = None,
-) -> (
-    tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
-    | tuple[float, float, float]
-):
+) -> tuple[Scores, Scores, Scores] | tuple[float, float, float]:
     """Precision, recall and F1 score, per class or averaged.
 
     Per class ``k``: precision ``= TP / (TP + FP)``, recall ``= TP / (TP + FN)``,
@@ -144,7 +153,10 @@ def precision_recall_f1(
     if average == "micro":
         return float(precision), float(recall), float(f1)
     weights = support if average == "weighted" else None
-    return tuple(float(np.average(v, weights=weights)) for v in (precision, recall, f1))
+    mean_precision, mean_recall, mean_f1 = (
+        float(np.average(scores, weights=weights)) for scores in (precision, recall, f1)
+    )
+    return mean_precision, mean_recall, mean_f1
 
 
 def specificity(
@@ -172,20 +184,15 @@ def specificity(
     return _ratio(negatives - fp, negatives)
 
 
-def _check_proba(y_true: ArrayLike, proba: ArrayLike) -> tuple[NDArray[np.int64], NDArray]:
+def _check_proba(
+    y_true: ArrayLike, proba: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.floating]]:
     """Check a matrix of class probabilities (rows sum to one) and its labels."""
     p = as_float_array(proba, ndim=2, name="proba")
-    check_finite(p, name="proba")
     n, k = p.shape
     if n == 0 or k == 0:
         raise ValueError(f"proba must have at least one row and one column, got shape {p.shape}")
-    if (p < 0).any():
-        raise ValueError(f"proba must be non-negative, found {p.min()}")
-    sums = p.sum(axis=1)
-    tol = np.sqrt(np.finfo(p.dtype).eps)
-    bad = np.flatnonzero(np.abs(sums - 1) > tol)
-    if bad.size:
-        raise ValueError(f"each row of proba must sum to 1, row {bad[0]} sums to {sums[bad[0]]}")
+    check_probability_rows(p, name="proba")
     return as_labels(y_true, num_classes=k, n=n, name="y_true"), p
 
 
@@ -260,8 +267,7 @@ def reliability_curve(y_true: ArrayLike, proba: ArrayLike, *, n_bins: int = 15) 
     ReliabilityCurve
         Per-bin arrays in ``proba``'s dtype, counts, and the expected calibration error.
     """
-    if not isinstance(n_bins, int | np.integer) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    n_bins = check_count(n_bins, "n_bins")
     y, p = _check_proba(y_true, proba)
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(p.dtype)
@@ -328,23 +334,59 @@ def classification_report(
         target_names = [str(name) for name in target_names]
         if num_classes is None:
             num_classes = len(target_names)
-    t, p, k = _label_pair(y_true, y_pred, num_classes)
+    true, pred, k = _label_pair(y_true, y_pred, num_classes)
     names = [str(i) for i in range(k)] if target_names is None else target_names
     if len(names) != k:
         raise ValueError(f"target_names must hold {k} names (one per class), got {len(names)}")
-    if not isinstance(digits, int | np.integer) or digits < 0:
-        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
-    support = np.bincount(t, minlength=k)
+    digits = check_int(digits, "digits")
+    support = np.bincount(true, minlength=k)
     width = max(*(len(name) for name in names), len("weighted avg"), digits)
     row = "{:>{w}s} " + " {:>9.{d}f}" * 3 + " {:>9}\n"
     headers = ("precision", "recall", "f1-score", "support")
     lines = [" " * (width + 1) + "".join(f" {h:>9}" for h in headers) + "\n\n"]
-    for name, *scores, s in zip(names, *precision_recall_f1(t, p, None, k), support, strict=True):
-        lines.append(row.format(name, *scores, s, w=width, d=digits))
+    per_class = precision_recall_f1(true, pred, None, k)
+    for name, *scores, count in zip(names, *per_class, support, strict=True):
+        lines.append(row.format(name, *scores, count, w=width, d=digits))
     lines.append("\n")
     acc_row = "{:>{w}s} " + " {:>9}" * 2 + " {:>9.{d}f} {:>9}\n"
-    lines.append(acc_row.format("accuracy", "", "", accuracy(t, p), t.shape[0], w=width, d=digits))
+    n = true.shape[0]
+    lines.append(acc_row.format("accuracy", "", "", accuracy(true, pred), n, w=width, d=digits))
     for average in ("macro", "weighted"):
-        scores = precision_recall_f1(t, p, average, k)
-        lines.append(row.format(f"{average} avg", *scores, t.shape[0], w=width, d=digits))
+        means = precision_recall_f1(true, pred, average, k)
+        lines.append(row.format(f"{average} avg", *means, n, w=width, d=digits))
     return "".join(lines)
+
+
+def format_confusion_matrix(cm: ArrayLike, class_names: Sequence[str] | None = None) -> str:
+    """A confusion matrix as text: one row per true class, columns headed by the predicted label.
+
+    Parameters
+    ----------
+    cm : array_like of int, shape (K, K)
+        As from :func:`confusion_matrix` (rows: true class, columns: predicted class).
+    class_names : sequence of str, optional
+        One name per class, shown with its label at the start of each row (a name that is
+        the label itself, like MNIST's digits, is shown once); default the labels.
+
+    Returns
+    -------
+    str
+        ``K + 1`` lines, right-aligned columns, no trailing newline.
+    """
+    counts = np.asarray(cm)
+    square = counts.ndim == 2 and counts.shape[0] == counts.shape[1] > 0
+    if not square or counts.dtype.kind not in "iu":
+        raise ValueError(f"cm must be a square matrix of counts, got {counts.dtype} {counts.shape}")
+    k = len(counts)
+    names = [str(label) for label in range(k)] if class_names is None else list(class_names)
+    if len(names) != k:
+        raise ValueError(f"class_names must hold {k} names (one per class), got {len(names)}")
+    rows = [name if name == str(label) else f"{label} {name}" for label, name in enumerate(names)]
+    left = max(len(row) for row in rows)
+    width = max(len(str(counts.max())), len(str(k - 1))) + 1
+    header = " " * left + "".join(f"{label:>{width}}" for label in range(k))
+    lines = [
+        f"{row:>{left}}" + "".join(f"{count:>{width}}" for count in line)
+        for row, line in zip(rows, counts, strict=True)
+    ]
+    return "\n".join([header, *lines])

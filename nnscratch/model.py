@@ -1,4 +1,11 @@
-"""The multilayer perceptron: Linear, ReLU (and Dropout) per hidden layer, softmax at the end."""
+"""The multilayer perceptron: Linear, ReLU (and Dropout) per hidden layer, softmax at the end.
+
+:meth:`MLP.train_step` is one step of the shortcut, the forward pass and backpropagation
+through the layers of :mod:`nnscratch.layers`, on a batch the caller has checked;
+:meth:`MLP.loss_and_grads` checks its inputs and takes that step. Models are saved and loaded
+as model files (:mod:`nnscratch.modelfile`): the weights, and a header saying what network
+they make.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,24 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._checks import as_float_array, as_labels, check_finite
-from .functional import _check_label_smoothing, _softmax, cross_entropy
-from .layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy, _check_dropout
+from . import kernels, modelfile
+from ._checks import (
+    as_batch,
+    as_float_array,
+    as_labels,
+    check_choice,
+    check_finite,
+    check_fraction,
+    check_layer_sizes,
+)
+from .functional import cross_entropy
+from .layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
 
 Floats = NDArray[np.floating]
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes a model computes in."""
+DTYPE_NAMES = tuple(dtype.name for dtype in DTYPES)
+"""Their names, ``("float32", "float64")``: the choices of a recipe or a command line."""
 
 
 class MLP:
@@ -51,7 +70,7 @@ class MLP:
         dtype: DTypeLike = np.float64,
         dropout: float = 0.0,
     ) -> None:
-        sizes = _check_sizes(sizes)
+        sizes = check_layer_sizes(sizes)
         dtype = _check_dtype(dtype)
         rng = np.random.default_rng(seed)
         params = {}
@@ -75,23 +94,23 @@ class MLP:
         self.dtype = params["W1"].dtype
         depth = len(params) // 2
         self.sizes = (len(params["W1"]),) + tuple(len(params[f"b{i}"]) for i in range(1, depth + 1))
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_fraction(dropout, "the dropout probability")
         self.metadata: dict[str, Any] = {}
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
         self._relus = [ReLU() for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
-        self._last_logits: Floats | None = None  # of the last training batch, set by the step
 
     def __repr__(self) -> str:
         return f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout})"
 
     def logits(self, x: ArrayLike) -> Floats:
         """The scores before the softmax, in evaluation mode: ``(n, sizes[0])`` -> ``(n, K)``."""
-        return self._forward(self._check_input(x), rng=None)
+        x = as_batch(x, features=self.sizes[0], dtype=self.dtype, allow_empty=True)
+        return self._forward(x, rng=None)
 
     def predict_proba(self, x: ArrayLike) -> Floats:
         """The class probabilities: ``(n, sizes[0])`` -> ``(n, K)``, rows summing to 1."""
-        return _softmax(self.logits(x))
+        return kernels.softmax(self.logits(x))
 
     def predict(self, x: ArrayLike) -> NDArray[np.int64]:
         """The most probable class of each row of ``x``: shape ``(n,)``, int64."""
@@ -127,25 +146,52 @@ class MLP:
         grads : dict of str to ndarray
             Keyed and shaped like :attr:`params`.
         """
-        x = self._check_input(x)
-        if len(x) == 0:
-            raise ValueError("x must hold at least one sample to average the loss over")
+        x = as_batch(x, features=self.sizes[0], dtype=self.dtype)
         labels = as_labels(y, num_classes=self.sizes[-1], n=len(x))
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng)}")
-        return self._loss_and_grads(x, labels, rng, _check_label_smoothing(label_smoothing))
+        loss, grads, _ = self.train_step(x, labels, rng=rng, label_smoothing=label_smoothing)
+        return loss, grads
 
-    def _loss_and_grads(
+    def train_step(
         self,
         x: Floats,
-        y_int: NDArray[np.int64],
-        rng: np.random.Generator | None,
-        label_smoothing: float,
-    ) -> tuple[float, dict[str, Floats]]:
-        """:meth:`loss_and_grads` without any check: for a training loop that checked its data."""
+        y: NDArray[np.int64],
+        *,
+        rng: np.random.Generator | None = None,
+        label_smoothing: float = 0.0,
+    ) -> tuple[float, dict[str, Floats], Floats]:
+        """One training step's forward and backward pass, on a batch the caller has checked.
+
+        What :meth:`loss_and_grads` does after checking its inputs, for a training loop that
+        checked its data once: only the dtypes and shapes are checked here, not the values
+        (NaN, infinity, labels out of range), which would cost a pass over the batch.
+
+        Parameters
+        ----------
+        x : ndarray of the model's dtype, shape (n, sizes[0])
+            Finite, ``n >= 1``. The layers read it but do not change it.
+        y : ndarray of int64, shape (n,)
+            Class labels in ``[0, sizes[-1])``.
+        rng : numpy.random.Generator, optional
+            Training mode: the dropout masks are drawn from it. None: no dropout.
+        label_smoothing : float in [0, 1)
+
+        Returns
+        -------
+        loss : float
+            The mean cross-entropy of the batch.
+        grads : dict of str to ndarray
+            Keyed and shaped like :attr:`params`; the layers' own arrays, valid until the next
+            step.
+        logits : ndarray, shape (n, sizes[-1])
+            The scores of the forward pass (after dropout, before the update): a training loop
+            counts its hits from them without a second forward pass.
+        """
+        self._check_step_batch(x, y)
         loss_layer = SoftmaxCrossEntropy(label_smoothing)
-        self._last_logits = self._forward(x, rng)  # the training loop counts hits from them
-        loss = loss_layer.forward(self._last_logits, y_int)
+        logits = self._forward(x, rng)
+        loss = loss_layer.forward(logits, y)
         delta = loss_layer.backward()
         hidden = zip(self._linears[1:], self._relus, self._dropouts, strict=True)
         for linear, relu, dropout in reversed(list(hidden)):
@@ -154,7 +200,25 @@ class MLP:
         grads = {}
         for i, linear in enumerate(self._linears, start=1):
             grads[f"W{i}"], grads[f"b{i}"] = linear.dW, linear.db
-        return loss, grads
+        return loss, grads, logits
+
+    def _check_step_batch(self, x: Floats, y: NDArray[np.int64]) -> None:
+        """The checks :meth:`train_step` can afford: types, dtypes and shapes, no values."""
+        width, dtype = self.sizes[0], self.dtype
+        if not isinstance(x, np.ndarray) or x.dtype != dtype or x.ndim != 2 or x.shape[1] != width:
+            found = f"{x.dtype} of shape {x.shape}" if isinstance(x, np.ndarray) else type(x)
+            raise ValueError(
+                f"train_step takes x as {dtype} of shape (n, {width}), found {found} "
+                "(loss_and_grads checks and converts any input)"
+            )
+        if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (len(x),):
+            found = f"{y.dtype} of shape {y.shape}" if isinstance(y, np.ndarray) else type(y)
+            raise ValueError(
+                f"train_step takes y as int64 labels of shape ({len(x)},), found {found} "
+                "(loss_and_grads checks and converts any labels)"
+            )
+        if len(x) == 0:
+            raise ValueError("train_step needs at least one sample to average the loss over")
 
     def _forward(self, x: Floats, rng: np.random.Generator | None) -> Floats:
         a = x
@@ -162,14 +226,6 @@ class MLP:
         for linear, relu, dropout in hidden:
             a = dropout.forward(relu.forward(linear.forward(a)), rng)
         return self._linears[-1].forward(a)
-
-    def _check_input(self, x: ArrayLike) -> Floats:
-        x = as_float_array(x, ndim=2, name="x")
-        if x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have {self.sizes[0]} columns (features), got shape {x.shape}")
-        x = x.astype(self.dtype, copy=False)
-        check_finite(x, name="x")
-        return x
 
     def copy_params(self) -> dict[str, Floats]:
         """A copy of every parameter array (e.g. to keep the best weights seen so far)."""
@@ -190,27 +246,59 @@ class MLP:
             self.params[name][...] = value
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model to ``path`` (see :func:`nnscratch.modelfile.save_model`)."""
-        from .modelfile import save_model  # imported here: modelfile imports this module
+        """Write the model to ``path``, a ``.npz`` model file, atomically.
 
-        save_model(self, path)
+        The file holds the parameters and a header with the sizes, the dtype, the dropout and
+        :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and arrays are
+        converted to numbers and lists; tuples come back as lists; NaN and infinity are
+        refused). See :mod:`nnscratch.modelfile` for the layout.
+
+        Raises
+        ------
+        ValueError
+            If ``path`` does not end in ``.npz``, the parameters no longer match the sizes
+            and dtype or are not finite, or the metadata cannot be written as JSON.
+        """
+        header = {
+            "sizes": list(self.sizes),
+            "dtype": self.dtype.name,
+            "dropout": self.dropout,
+            "metadata": self.metadata,
+        }
+        try:
+            _check_file_arrays(self.params, header)
+        except ValueError as error:
+            raise ValueError(f"cannot save the model's parameters: {error}") from None
+        modelfile.save(path, self.params, header)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLP:
-        """Read a model written by :meth:`save` (see :func:`nnscratch.modelfile.load_model`)."""
-        from .modelfile import load_model  # imported here: modelfile imports this module
+        """Read a model written by :meth:`save`, checking everything in the file.
 
-        return load_model(path)
+        Returns
+        -------
+        MLP
+            With the saved weights, dropout and ``metadata``; it predicts exactly as the saved
+            model did.
 
-
-def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    sizes = tuple(sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"sizes must list at least an input and an output width, got {sizes}")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-            raise ValueError(f"layer widths must be positive integers, got {sizes}")
-    return tuple(int(size) for size in sizes)
+        Raises
+        ------
+        nnscratch.modelfile.ModelFileError
+            If the file is not a valid model file (see :func:`nnscratch.modelfile.load`), or
+            its header does not describe a network (sizes, dtype, dropout, metadata) or not
+            the one its arrays make.
+        OSError
+            If the file cannot be read at all (e.g. it does not exist).
+        """
+        arrays, header = modelfile.load(path)
+        try:
+            _check_file_header(header)
+            _check_file_arrays(arrays, header)
+        except ValueError as error:
+            raise modelfile.ModelFileError(f"{os.fspath(path)}: {error}") from None
+        model = cls.from_params(arrays, dropout=header["dropout"])
+        model.metadata = header["metadata"]
+        return model
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -226,7 +314,7 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
     names = [f"{kind}{i}" for i in range(1, depth + 1) for kind in "Wb"]
     if depth < 1 or sorted(params) != sorted(names):
         raise ValueError(f"params must be named W1, b1, ..., WL, bL, got {sorted(params)}")
-    checked = {}
+    checked: dict[str, Floats] = {}
     for i in range(1, depth + 1):
         W = as_float_array(params[f"W{i}"], ndim=2, name=f"W{i}")
         b = as_float_array(params[f"b{i}"], ndim=1, name=f"b{i}")
@@ -245,3 +333,42 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
             )
         check_finite(value, name=name)
     return {name: value.copy() for name, value in checked.items()}
+
+
+_FILE_KEYS = ("sizes", "dtype", "dropout", "metadata")
+
+
+def _check_file_header(header: dict[str, Any]) -> None:
+    """Check the model's part of a model file's header: ValueError for what is wrong."""
+    missing = [key for key in _FILE_KEYS if key not in header]
+    if missing:
+        raise ValueError(f"the metadata lacks {missing}")
+    if not isinstance(header["sizes"], list):
+        raise ValueError(f"sizes must be a list of layer widths, got {header['sizes']!r}")
+    check_layer_sizes(header["sizes"])
+    check_choice(header["dtype"], "dtype", DTYPE_NAMES)
+    check_fraction(header["dropout"], "dropout")
+    if not isinstance(header["metadata"], dict):
+        raise ValueError(f"metadata must be a JSON object, got {type(header['metadata']).__name__}")
+
+
+def _check_file_arrays(arrays: Mapping[str, Floats], header: dict[str, Any]) -> None:
+    """Check that ``arrays`` are the parameters of the network ``header`` describes."""
+    sizes, dtype = header["sizes"], np.dtype(header["dtype"])
+    expected: dict[str, tuple[int, ...]] = {}
+    for layer in range(1, len(sizes)):
+        expected[f"W{layer}"] = (sizes[layer - 1], sizes[layer])
+        expected[f"b{layer}"] = (sizes[layer],)
+    missing, extra = sorted(expected.keys() - arrays.keys()), sorted(arrays.keys() - expected)
+    if missing or extra:
+        raise ValueError(
+            f"for layer sizes {sizes} the arrays must be {sorted(expected)}; "
+            f"missing: {missing or 'none'}, unexpected: {extra or 'none'}"
+        )
+    for name, shape in expected.items():
+        value = arrays[name]
+        if value.shape != shape or value.dtype != dtype:
+            raise ValueError(
+                f"array {name!r} must be {dtype} of shape {shape}, "
+                f"found {value.dtype} of shape {value.shape}"
+            )

@@ -34,15 +34,17 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from ._checks import check_fraction, check_int, check_non_negative, check_positive
+
 Floats = NDArray[np.floating]
 
 
-def is_decayed(param: NDArray) -> bool:
+def is_decayed(param: Floats) -> bool:
     """Whether weight decay applies to ``param``: weight matrices (ndim >= 2) yes, biases no."""
     return param.ndim >= 2
 
 
-def l2_penalty(params: Mapping[str, NDArray], weight_decay: float) -> float:
+def l2_penalty(params: Mapping[str, Floats], weight_decay: float) -> float:
     """The L2 penalty ``(weight_decay / 2) * sum ||W||^2`` over the weight matrices of ``params``.
 
     Its gradient with respect to each weight matrix ``W`` is ``weight_decay * W`` (and zero for
@@ -55,13 +57,16 @@ def l2_penalty(params: Mapping[str, NDArray], weight_decay: float) -> float:
     weight_decay : float
         The coefficient, >= 0.
     """
-    weight_decay = _check_weight_decay(weight_decay)
+    weight_decay = check_non_negative(weight_decay, "weight_decay")
     total = sum(float(np.vdot(p, p)) for p in params.values() if is_decayed(p))
     return 0.5 * weight_decay * total
 
 
 class Optimizer:
     """The interface of every optimizer: a learning rate ``lr`` and an in-place ``step``.
+
+    A subclass fills in its rule, :meth:`update`, and names the arrays it keeps between steps,
+    :meth:`state_names`; :meth:`step` does the rest (checks, state, weight decay, blocks).
 
     Parameters
     ----------
@@ -81,7 +86,7 @@ class Optimizer:
 
     def __init__(self, lr: float, *, weight_decay: float = 0.0) -> None:
         self.lr = lr
-        self.weight_decay = _check_weight_decay(weight_decay)
+        self.weight_decay = check_non_negative(weight_decay, "weight_decay")
         self.state: dict[str, dict[str, Floats]] = {}
         self.steps = 0
 
@@ -92,7 +97,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_positive(value, "the learning rate lr")
+        self._lr = check_positive(value, "the learning rate lr")
 
     def step(self, params: Mapping[str, Floats], grads: Mapping[str, Floats]) -> None:
         """Update every array of ``params`` in place from the gradient of the same name.
@@ -119,31 +124,37 @@ class Optimizer:
                 )
             state = self._state(name, param)
             grad = self._decayed(param, grad, state)
-            kept = (state[key] for key in ("scratch", *self._state_names()))
+            kept = (state[key] for key in ("scratch", *self.state_names()))
             for block in _blocks(param, grad, *kept):
-                self._update(*block)
+                self.update(*block)
         if self.steps % FLUSH_EVERY == 0:
-            self._flush_tiny_state()
+            self.flush_tiny_state()
 
-    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
-        """Apply one update to ``param`` given its (weight-decayed) gradient, a scratch buffer
-        and the arrays named by :meth:`_state_names`, in that order (all of one shape)."""
+    def update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
+        """The optimizer's rule, which a subclass fills in: update ``param`` in place given its
+        (weight-decayed) gradient, a scratch buffer and the arrays named by
+        :meth:`state_names`, in that order (all of one shape).
+
+        :meth:`Optimizer.step` calls it once per block of every parameter, with views of the
+        blocks.
+        """
         raise NotImplementedError
 
-    def _state_names(self) -> tuple[str, ...]:
-        """The names of the arrays this optimizer keeps per parameter between steps."""
+    def state_names(self) -> tuple[str, ...]:
+        """The names of the arrays this optimizer keeps per parameter between steps (a subclass
+        with state fills this in)."""
         return ()
 
     def _state(self, name: str, param: Floats) -> dict[str, Floats]:
         """The state of parameter ``name``, allocated as zeros like ``param`` on first use.
 
-        Besides the arrays of :meth:`_state_names` it holds the buffers ``"scratch"``, for
+        Besides the arrays of :meth:`state_names` it holds the buffers ``"scratch"``, for
         intermediate results, and, for a weight matrix under weight decay, ``"decayed"``, for
         the decayed gradient (their content is not kept between steps).
         """
         state = self.state.get(name)
         if state is None:
-            names = ["scratch", *self._state_names()]
+            names = ["scratch", *self.state_names()]
             if self.weight_decay > 0 and is_decayed(param):
                 names.append("decayed")
             state = self.state[name] = {key: np.zeros_like(param) for key in names}
@@ -154,11 +165,11 @@ class Optimizer:
             )
         return state
 
-    def _flush_tiny_state(self) -> None:
+    def flush_tiny_state(self) -> None:
         """Set the kept state values smaller than ``sqrt(tiny)`` to zero (see the module notes)."""
         for state in self.state.values():
             scratch = state["scratch"]
-            for key in self._state_names():
+            for key in self.state_names():
                 values = state[key]
                 values *= np.abs(values, out=scratch) >= math.sqrt(np.finfo(values.dtype).tiny)
 
@@ -206,15 +217,15 @@ class SGD(Optimizer):
         self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
     ) -> None:
         super().__init__(lr, weight_decay=weight_decay)
-        self.momentum = _check_unit_interval(momentum, "momentum")
+        self.momentum = check_fraction(momentum, "momentum")
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs a momentum in (0, 1), got momentum=0")
         self.nesterov = bool(nesterov)
 
-    def _state_names(self) -> tuple[str, ...]:
+    def state_names(self) -> tuple[str, ...]:
         return ("velocity",) if self.momentum > 0 else ()
 
-    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
+    def update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
         if self.momentum == 0:
             param -= np.multiply(grad, self.lr, out=scratch)
             return
@@ -271,15 +282,15 @@ class Adam(Optimizer):
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _check_unit_interval(betas[0], "beta1 (betas[0])"),
-            _check_unit_interval(betas[1], "beta2 (betas[1])"),
+            check_fraction(betas[0], "beta1 (betas[0])"),
+            check_fraction(betas[1], "beta2 (betas[1])"),
         )
-        self.eps = _check_positive(eps, "eps")
+        self.eps = check_positive(eps, "eps")
 
-    def _state_names(self) -> tuple[str, ...]:
+    def state_names(self) -> tuple[str, ...]:
         return ("m", "v")
 
-    def _update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
+    def update(self, param: Floats, grad: Floats, scratch: Floats, *state: Floats) -> None:
         beta1, beta2 = self.betas
         m, v = state[:2]
         m *= beta1
@@ -303,7 +314,7 @@ class ConstantSchedule:
     """The same learning rate ``lr`` at every step."""
 
     def __init__(self, lr: float) -> None:
-        self.lr = _check_positive(lr, "the learning rate lr")
+        self.lr = check_positive(lr, "the learning rate lr")
 
     def __call__(self, step: int, total_steps: int) -> float:
         """Return ``lr`` for step ``step`` (from 0) of ``total_steps``."""
@@ -336,13 +347,13 @@ class StepSchedule:
     def __init__(
         self, lr: float, step_size: int, gamma: float = 0.1, warmup_steps: int = 0
     ) -> None:
-        self.lr = _check_positive(lr, "the learning rate lr")
-        self.step_size = _check_int(step_size, "step_size", minimum=1)
+        self.lr = check_positive(lr, "the learning rate lr")
+        self.step_size = check_int(step_size, "step_size", minimum=1)
         gamma = float(gamma)
         if not 0 < gamma <= 1:
             raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
         self.gamma = gamma
-        self.warmup_steps = _check_int(warmup_steps, "warmup_steps", minimum=0)
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
 
     def __call__(self, step: int, total_steps: int) -> float:
         """Return the learning rate of step ``step`` (from 0) of ``total_steps``."""
@@ -379,8 +390,8 @@ class CosineSchedule:
     """
 
     def __init__(self, lr: float, warmup_steps: int = 0, final_lr: float = 0.0) -> None:
-        self.lr = _check_positive(lr, "the learning rate lr")
-        self.warmup_steps = _check_int(warmup_steps, "warmup_steps", minimum=0)
+        self.lr = check_positive(lr, "the learning rate lr")
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
         final_lr = float(final_lr)
         if not 0 <= final_lr <= self.lr:
             raise ValueError(f"final_lr must lie in [0, lr] = [0, {self.lr}], got {final_lr}")
@@ -427,44 +438,6 @@ def _blocks(*arrays: Floats) -> Iterator[tuple[Floats, ...]]:
     flat = [a.reshape(-1) for a in arrays]
     for start in range(0, flat[0].size, BLOCK):
         yield tuple(a[start : start + BLOCK] for a in flat)
-
-
-def _check_positive(value: float, name: str) -> float:
-    """Return ``value`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
-    number = _as_float(value, name)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def _check_unit_interval(value: float, name: str) -> float:
-    """Return ``value`` as a float, or raise ``ValueError`` unless 0 <= value < 1."""
-    number = _as_float(value, name)
-    if not 0 <= number < 1:
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
-    return number
-
-
-def _check_weight_decay(value: float) -> float:
-    """Return the weight decay as a float, or raise ``ValueError`` unless finite and >= 0."""
-    number = _as_float(value, "weight_decay")
-    if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
-    return number
-
-
-def _as_float(value: float, name: str) -> float:
-    """``float(value)`` for a real number, else ``ValueError`` (booleans are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _check_int(value: int, name: str, *, minimum: int) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` unless it is an integer >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_step(step: int, total_steps: int) -> None:

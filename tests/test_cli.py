@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import nnscratch as ns
-from nnscratch import cli, data, images, train
+from nnscratch import cli, data, images, recipes, train
 
 FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "32", "--validation-size", "40"]
 
@@ -37,18 +37,14 @@ def tiny_dataset(name: str) -> data.Dataset:
 
 @pytest.fixture
 def tiny_data(monkeypatch):
-    """Both loaders return a tiny data set; the data_dir each was called with is recorded."""
+    """Loading any data set gives a tiny one; the name and data_dir of each call are recorded."""
     calls = []
 
-    def loader(name):
-        def load(data_dir=None, **kwargs):
-            calls.append((name, data_dir))
-            return tiny_dataset(name)
+    def load(name, data_dir=None, **kwargs):
+        calls.append((name, data_dir))
+        return tiny_dataset(name)
 
-        return load
-
-    monkeypatch.setattr(data, "load_mnist", loader("mnist"))
-    monkeypatch.setattr(data, "load_fashion_mnist", loader("fashion-mnist"))
+    monkeypatch.setattr(data, "load", load)
     return calls
 
 
@@ -57,7 +53,7 @@ def trained(tmp_path_factory):
     """A model trained by ``nnscratch train`` on the tiny data set, and what it printed."""
     path = tmp_path_factory.mktemp("cli") / "model.npz"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data, "load_mnist", lambda data_dir=None, **kwargs: tiny_dataset("mnist"))
+        mp.setattr(data, "load", lambda name, data_dir=None, **kwargs: tiny_dataset(name))
         status, out, err = run_main(["train", *FAST, "--no-progress", "--out", str(path)])
     assert status == 0, err
     return path, out
@@ -191,14 +187,14 @@ def recorded_recipe(monkeypatch, tiny_data):
         calls.update(recipe=recipe, seed=seed, progress=progress)
         return ns.MLP([784, 10], seed=0, dtype=recipe.dtype), train.History()
 
-    monkeypatch.setattr(train, "train_recipe", fake_train_recipe)
+    monkeypatch.setattr(recipes, "train_recipe", fake_train_recipe)
     return calls
 
 
 def test_train_defaults_are_the_recipe(recorded_recipe, tmp_path):
     status, out, _ = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 0
-    assert recorded_recipe == {"recipe": train.Recipe(), "seed": 0, "progress": True}
+    assert recorded_recipe == {"recipe": recipes.Recipe(), "seed": 0, "progress": True}
 
 
 @pytest.mark.parametrize(
@@ -225,7 +221,7 @@ def test_train_defaults_are_the_recipe(recorded_recipe, tmp_path):
 def test_train_options_override_the_recipe(recorded_recipe, tmp_path, options, changes):
     argv = ["train", *options, "--seed", "7", "--no-progress", "--out", tmp_path / "m.npz"]
     assert run_main(argv)[0] == 0
-    assert recorded_recipe["recipe"] == train.Recipe(**changes)
+    assert recorded_recipe["recipe"] == recipes.Recipe(**changes)
     assert recorded_recipe["seed"] == 7 and recorded_recipe["progress"] is False
 
 
@@ -271,10 +267,10 @@ def test_recipe_errors_are_one_line(recorded_recipe, tmp_path):
 
 
 def test_data_not_found_is_one_line(monkeypatch, tmp_path):
-    def missing(data_dir=None, **kwargs):
-        raise data.DataNotFoundError("mnist: 4 file(s) not found: a, b.\nSearched:\n  /x\n")
+    def missing(name, data_dir=None, **kwargs):
+        raise data.DataNotFoundError(f"{name}: 4 file(s) not found: a, b.\nSearched:\n  /x\n")
 
-    monkeypatch.setattr(data, "load_mnist", missing)
+    monkeypatch.setattr(data, "load", missing)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 1
     assert_one_error_line(err, r"mnist: 4 file\(s\) not found: a, b\. Pass --data-dir DIR")
@@ -284,7 +280,7 @@ def test_divergence_is_one_line(monkeypatch, tiny_data, tmp_path):
     def diverge(*args, **kwargs):
         raise train.DivergenceError("training diverged at epoch 0", epoch=0, step=3, loss=np.nan)
 
-    monkeypatch.setattr(train, "train_recipe", diverge)
+    monkeypatch.setattr(recipes, "train_recipe", diverge)
     status, _, err = run_main(["train", "--lr", "100", "--out", tmp_path / "m.npz"])
     assert status == 1
     assert_one_error_line(err, "training diverged at epoch 0")
@@ -317,7 +313,7 @@ def test_version():
 def test_help_exits_zero():
     status, out, _ = run_main(["train", "--help"])
     assert status == 0 and "--label-smoothing" in out
-    assert f"(default: {train.Recipe().epochs})" in out
+    assert f"(default: {recipes.Recipe().epochs})" in out
 
 
 def test_console_script_is_declared():

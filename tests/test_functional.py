@@ -231,7 +231,7 @@ INVALID = [
     (lambda: cross_entropy_grad_logits(LOGITS, [0, 9]), "outside the range"),
     (lambda: cross_entropy_grad_proba(LOGITS, [0]), "must hold 2 labels"),
     (lambda: one_hot([0, 3], 3), "outside the range"),
-    (lambda: one_hot([0], 0), "at least 1"),
+    (lambda: one_hot([0], 0), "an integer >= 1"),
     (lambda: one_hot([0], 2.0), "must be an integer"),
 ]
 

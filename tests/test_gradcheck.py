@@ -47,7 +47,7 @@ def test_numerical_gradient_needs_a_float64_array(x):
 
 
 def test_numerical_gradient_needs_a_positive_step():
-    with pytest.raises(ValueError, match="eps must be positive"):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         numerical_gradient(lambda v: 0.0, np.zeros(2), eps=0.0)
 
 

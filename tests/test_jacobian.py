@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nnscratch as ns
@@ -69,13 +69,19 @@ def test_equals_finite_differences(sizes, order):
     n=st.integers(1, 4),
     seed=st.integers(0, 2**16),
 )
+# Every hidden unit dead and the labels balanced: the exact gradient of b3 is 0, and the two
+# routes round it to 0 and to -2.8e-17, a relative error of 1 between two zeros.
+@example(sizes=[2, 1, 1, 3], n=3, seed=1221)
 def test_both_orders_equal_the_shortcut_for_any_shape(sizes, n, seed):
     model, x, y = make_problem(sizes, n=n, seed=seed)
     _, expected = model.loss_and_grads(x, y)
     for order in jac.ORDERS:
         _, grads = jac.loss_and_grads(model, x, y, order=order)
         for name in expected:
-            assert relative_error(grads[name], expected[name]) <= TOLERANCE
+            both_zero = np.allclose(grads[name], 0, atol=1e-15) and np.allclose(
+                expected[name], 0, atol=1e-15
+            )
+            assert both_zero or relative_error(grads[name], expected[name]) <= TOLERANCE
 
 
 def test_dropout_is_off():
@@ -266,27 +272,3 @@ def test_bad_label_smoothing():
     model, x, y = make_problem([4, 3])
     with pytest.raises(ValueError, match="label_smoothing"):
         jac.loss_and_grads(model, x, y, label_smoothing=1.0)
-
-
-# --- Measuring the cost -------------------------------------------------------------------------
-
-
-def test_fit_exponent_recovers_a_power_law():
-    sizes = np.array([8, 16, 32, 64])
-    exponent, c = jac.fit_exponent(sizes, 3.0 * sizes**2.5)
-    assert exponent == pytest.approx(2.5) and c == pytest.approx(3.0)
-
-
-def test_measure_fit_and_format():
-    rows = jac.measure_cost((2, 4, 8), input_size=5, num_classes=3, repeats=1)
-    assert [(row.hidden, row.method) for row in rows] == [
-        (hidden, method) for hidden in (2, 4, 8) for method in jac.METHODS
-    ]
-    assert all(row.seconds > 0 and row.peak_bytes > 0 for row in rows)
-    fits = jac.fit_cost(rows, target=16)
-    assert [fit.method for fit in fits] == list(jac.METHODS)
-    assert all(np.isfinite(fit.time_exponent) and fit.bytes_at_target > 0 for fit in fits)
-    table = jac.format_cost(rows, fits)
-    assert "shortcut" in table and "forward" in table and "h=16" in table
-    with pytest.raises(ValueError, match="methods"):
-        jac.measure_cost((2,), methods=("sideways",))

@@ -192,6 +192,34 @@ def test_classification_report_checks_names():
         metrics.classification_report([0, 2], [0, 1], target_names=["a", "b"])
 
 
+def test_format_confusion_matrix():
+    cm = metrics.confusion_matrix(Y_TRUE, Y_PRED, num_classes=5)
+    assert metrics.format_confusion_matrix(cm).splitlines() == [
+        "  0 1 2 3 4",
+        "0 1 1 0 0 0",
+        "1 0 2 0 0 0",
+        "2 1 0 1 0 0",
+        "3 1 0 0 0 0",
+        "4 0 0 0 0 0",
+    ]
+    named = metrics.format_confusion_matrix([[12, 0], [3, 9]], ["cat", "1"]).splitlines()
+    assert named == ["       0  1", "0 cat 12  0", "    1  3  9"]
+
+
+@pytest.mark.parametrize(
+    ("cm", "names", "message"),
+    [
+        ([[1, 2, 3]], None, "square matrix of counts"),
+        ([[0.5, 0], [0, 1]], None, "square matrix of counts, got float64"),
+        (np.zeros((0, 0), int), None, "square matrix"),
+        ([[1, 0], [0, 1]], ["a"], "2 names"),
+    ],
+)
+def test_format_confusion_matrix_refuses_what_is_not_one(cm, names, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.format_confusion_matrix(cm, names)
+
+
 def test_reliability_curve_by_hand():
     proba = np.array(
         [
@@ -256,7 +284,14 @@ def test_argument_checks():
         metrics.confusion_matrix([0, 3], [0, 1], num_classes=3)
     with pytest.raises(ValueError, match="num_classes"):
         metrics.confusion_matrix([0], [0], num_classes=0)
+    for value in (True, 2.0):  # booleans are not numbers here, as everywhere in the package
+        with pytest.raises(ValueError, match="num_classes must be an integer"):
+            metrics.confusion_matrix([0], [0], num_classes=value)
+    with pytest.raises(ValueError, match="digits must be an integer"):
+        metrics.classification_report([0], [0], digits=True)
     with pytest.raises(ValueError, match="average"):
         metrics.precision_recall_f1([0], [0], average="samples")
     with pytest.raises(ValueError, match="n_bins"):
         metrics.reliability_curve([0], [[1.0, 0.0]], n_bins=0)
+    with pytest.raises(ValueError, match="n_bins must be an integer"):
+        metrics.reliability_curve([0], [[1.0, 0.0]], n_bins=True)

@@ -1,14 +1,17 @@
 """Tests of nnscratch.model.MLP: initialisation, the shortcut gradients against finite
-differences, dropout, dtypes, parameter handling and input checking."""
+differences, the training step, dropout, dtypes, parameter handling, input checking, and
+saving and loading (the model's part of a model file)."""
 
-import sys
-import types
+import json
+import os
+import pathlib
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from nnscratch import layers
+import nnscratch as ns
+from nnscratch import layers, modelfile
 from nnscratch.gradcheck import check_model, numerical_gradient, relative_error
 from nnscratch.model import MLP
 
@@ -129,14 +132,37 @@ def test_predictions():
     assert model.predict(x[:0]).shape == (0,)
 
 
-def test_unchecked_fast_path_gives_the_same_result():
+def test_train_step_is_the_checked_step_and_returns_the_logits():
     model = MLP([5, 7, 3], seed=0, dropout=0.2)
     x, y = batch(model.sizes)
     loss, grads = model.loss_and_grads(x, y, rng=np.random.default_rng(1), label_smoothing=0.1)
-    fast_loss, fast_grads = model._loss_and_grads(x, y, np.random.default_rng(1), 0.1)
-    assert fast_loss == loss
+    step_loss, step_grads, logits = model.train_step(
+        x, y, rng=np.random.default_rng(1), label_smoothing=0.1
+    )
+    assert step_loss == loss
     for name in grads:
-        assert_array_equal(fast_grads[name], grads[name])
+        assert_array_equal(step_grads[name], grads[name])
+    assert logits.shape == (len(x), 3)
+    # The logits are those of the training forward pass: with dropout, not the evaluation ones.
+    assert not np.allclose(logits, model.logits(x))
+    plain = MLP([5, 7, 3], seed=0)
+    assert_array_equal(plain.train_step(x, y)[2], plain.logits(x))
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.zeros((2, 5), np.float32), np.zeros(2, np.int64), r"x as float64 of shape \(n, 5\)"),
+        (np.zeros((2, 4)), np.zeros(2, np.int64), r"found float64 of shape \(2, 4\)"),
+        ([[0.0] * 5] * 2, np.zeros(2, np.int64), "found <class 'list'>"),
+        (np.zeros((2, 5)), np.zeros(2, np.int32), "y as int64 labels of shape"),
+        (np.zeros((2, 5)), np.zeros(3, np.int64), r"shape \(2,\), found int64 of shape \(3,\)"),
+        (np.zeros((0, 5)), np.zeros(0, np.int64), "at least one sample"),
+    ],
+)
+def test_train_step_checks_types_and_shapes(x, y, message):
+    with pytest.raises(ValueError, match=message):
+        MLP([5, 7, 3], seed=0).train_step(x, y)
 
 
 def test_float32_model_has_no_float64_intermediate(monkeypatch):
@@ -228,17 +254,149 @@ def test_set_params_checks_everything_before_copying_anything():
         assert_array_equal(value, before[name])
 
 
-def test_save_and_load_delegate_to_modelfile(monkeypatch, tmp_path):
-    calls = []
-    fake = types.SimpleNamespace(
-        save_model=lambda model, path: calls.append(("save", model, path)),
-        load_model=lambda path: calls.append(("load", path)) or "loaded",
-    )
-    monkeypatch.setitem(sys.modules, "nnscratch.modelfile", fake)
-    model = MLP([2, 2], seed=0)
-    model.save(tmp_path / "m.npz")
-    assert MLP.load(tmp_path / "m.npz") == "loaded"
-    assert calls == [("save", model, tmp_path / "m.npz"), ("load", tmp_path / "m.npz")]
+def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25) -> MLP:
+    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout)
+    model.metadata = {
+        "recipe": {"hidden": (7, 5), "lr": 1e-3},
+        "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
+        "preprocessing": {"scale": 1 / 255, "shape": [12]},
+    }
+    return model
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_save_and_load_predict_bit_for_bit(tmp_path, dtype):
+    model = make_model(dtype)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = MLP.load(path)
+    x = np.random.default_rng(1).normal(size=(20, 12)).astype(dtype)
+    assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    assert loaded.sizes == model.sizes and loaded.dtype == model.dtype
+    assert loaded.dropout == model.dropout
+    for name, value in model.params.items():
+        assert_array_equal(loaded.params[name], value)
+        assert loaded.params[name].dtype == dtype and loaded.params[name].flags.writeable
+    assert loaded.metadata == {
+        "recipe": {"hidden": [7, 5], "lr": 1e-3},
+        "metrics": {"accuracy": 0.75, "confusion": [[1, 0], [0, 1]]},
+        "preprocessing": {"scale": 1 / 255, "shape": [12]},
+    }
+
+
+@pytest.fixture
+def saved(tmp_path) -> tuple[pathlib.Path, dict, dict]:
+    """A model file written by MLP.save, its arrays and its decoded header, to tamper with."""
+    path = tmp_path / "good.npz"
+    make_model().save(path)
+    with np.load(path) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    header = json.loads(arrays.pop("metadata").tobytes())
+    return path, arrays, header
+
+
+def rewritten(path: pathlib.Path, arrays: dict, header: dict) -> pathlib.Path:
+    """A model file with ``arrays`` and ``header`` (the format's keys included) at ``path``."""
+    entries = arrays | {"metadata": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+    np.savez(path, **entries)
+    return path
+
+
+def test_the_header_describes_the_network(saved):
+    _, arrays, header = saved
+    assert sorted(arrays) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    assert header["format"] == "nnscratch-mlp" and header["format_version"] == 1
+    assert header["sizes"] == [12, 7, 5, 3] and header["dtype"] == "float32"
+    assert header["dropout"] == 0.25
+    assert header["metadata"]["preprocessing"] == {"scale": 1 / 255, "shape": [12]}
+
+
+def test_save_refuses_parameters_that_left_the_network(tmp_path):
+    model = make_model()
+    model.params["W2"] = np.zeros((7, 4), np.float32)  # no longer the layers' array either
+    with pytest.raises(ValueError, match=r"cannot save .* 'W2' must be float32 of shape \(7, 5\)"):
+        model.save(tmp_path / "m.npz")
+    model = make_model()
+    model.params["W1"][0, 0] = np.inf
+    with pytest.raises(ValueError, match="W1"):
+        model.save(tmp_path / "m.npz")
+    model = make_model()
+    model.metadata = {"callback": object()}
+    with pytest.raises(ValueError, match="JSON"):
+        model.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sizes": None}, "sizes must be a list"),
+        ({"sizes": [12]}, "sizes must list at least an input and an output"),
+        ({"sizes": [12, 0, 5, 3]}, "layer widths must be positive integers"),
+        ({"sizes": [12, 7.5, 5, 3]}, "layer widths must be positive integers"),
+        ({"dtype": "object"}, "dtype must be one of 'float32', 'float64'"),
+        ({"dtype": "float16"}, "dtype must be one of"),
+        ({"dropout": 1.0}, r"dropout must lie in \[0, 1\)"),
+        ({"dropout": True}, "dropout must be a real number"),
+        ({"metadata": [1]}, "metadata must be a JSON object"),
+    ],
+)
+def test_load_checks_the_header(saved, tmp_path, change, message):
+    _, arrays, header = saved
+    with pytest.raises(modelfile.ModelFileError, match=message):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header | change))
+
+
+@pytest.mark.parametrize("key", ["sizes", "dtype", "dropout", "metadata"])
+def test_load_needs_every_key(saved, tmp_path, key):
+    _, arrays, header = saved
+    del header[key]
+    with pytest.raises(modelfile.ModelFileError, match=f"m.npz: the metadata lacks.*{key}"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_missing_array(saved, tmp_path):
+    _, arrays, header = saved
+    del arrays["b2"]
+    with pytest.raises(modelfile.ModelFileError, match=r"missing: \['b2'\], unexpected: none"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_extra_array(saved, tmp_path):
+    _, arrays, header = saved
+    arrays["W4"] = np.zeros((3, 2), np.float32)
+    with pytest.raises(modelfile.ModelFileError, match=r"missing: none, unexpected: \['W4'\]"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_sizes_that_do_not_match_the_arrays(saved, tmp_path):
+    _, arrays, header = saved
+    header["sizes"] = [12, 7, 5, 4]
+    with pytest.raises(modelfile.ModelFileError, match=r"'W3' must be float32 of shape \(5, 4\)"):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("W1", np.zeros((7, 12), np.float32), r"shape \(12, 7\), found float32 of shape \(7, 12\)"),
+        ("b1", np.zeros((1, 7), np.float32), r"shape \(7,\), found float32 of shape \(1, 7\)"),
+        ("W2", np.zeros((7, 5), np.float64), "must be float32 of shape .* found float64"),
+        ("b3", np.zeros(3, np.int32), "found int32"),
+        ("W1", np.full((12, 7), np.nan, np.float32), "'W1' holds NaN or infinite"),
+    ],
+)
+def test_load_refuses_arrays_that_do_not_make_the_network(saved, tmp_path, name, value, message):
+    _, arrays, header = saved
+    arrays[name] = value
+    with pytest.raises(modelfile.ModelFileError, match=message):
+        MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_load_is_what_the_command_line_and_the_book_use(tmp_path):
+    path = tmp_path / "m.npz"
+    ns.MLP([5, 10], seed=0).save(path)
+    assert ns.MLP.load(path).sizes == (5, 10)
 
 
 @pytest.mark.parametrize(

@@ -291,7 +291,7 @@ def test_state_that_decays_never_turns_subnormal(make, dtype):
     optimizer.step(params, {"w": np.array([1.0, small], dtype)})
     for _ in range(1000):
         optimizer.step(params, {"w": np.zeros(2, dtype)})
-        for name in optimizer._state_names():
+        for name in optimizer.state_names():
             values = np.abs(optimizer.state["w"][name])
             assert not np.any((values > 0) & (values < tiny))
 

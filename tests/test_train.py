@@ -1,4 +1,4 @@
-"""Tests for nnscratch.train: the training loop, its history, and the default recipe."""
+"""Tests for nnscratch.train: the training loop and its history."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import nnscratch as ns
 from nnscratch.optim import SGD, Adam, CosineSchedule, StepSchedule
-from nnscratch.train import DivergenceError, History, Recipe, fit, train_recipe
+from nnscratch.train import DivergenceError, History, fit
 
 
 def blobs(n: int, *, seed: int, dtype=np.float64, noise: float = 1.0):
@@ -304,65 +304,52 @@ def test_fit_refuses_a_non_optimizer():
         fit(small_model(), x, y, epochs=1, batch_size=4, optimizer="adam", progress=False)
 
 
-@pytest.mark.parametrize(
-    ("change", "match"),
-    [
-        ({"optimizer": "rmsprop"}, "optimizer"),
-        ({"schedule": "linear"}, "schedule"),
-        ({"dtype": "float16"}, "dtype"),
-        ({"hidden": (512, 0)}, "hidden"),
-        ({"lr": -1.0}, "lr"),
-        ({"momentum": 1.0, "optimizer": "sgd"}, "momentum"),
-        ({"dropout": 1.0}, "dropout"),
-        ({"label_smoothing": -0.1}, "label_smoothing"),
-        ({"warmup_epochs": 30, "epochs": 20}, "warmup_epochs"),
-        ({"validation_size": -1}, "validation_size"),
-        ({"validation_size": 2.5}, "validation_size"),
-    ],
-)
-def test_recipe_checks_its_fields(change, match):
-    with pytest.raises(ValueError, match=match):
-        Recipe(**change)
+def test_fit_takes_each_step_through_its_step_hook():
+    x, y = blobs(50, seed=0)
+    model, calls = small_model(dropout=0.2), []
+
+    def step(xb, yb, *, rng, label_smoothing):
+        calls.append((xb.dtype, xb.shape, yb.dtype, label_smoothing, rng))
+        return model.train_step(xb, yb, rng=rng, label_smoothing=label_smoothing)
+
+    plain = small_model(dropout=0.2)
+    kwargs = {"epochs": 2, "batch_size": 16, "seed": 3, "label_smoothing": 0.1, "progress": False}
+    history = fit(model, x, y, optimizer=SGD(0.1), step=step, **kwargs)
+    expected = fit(plain, x, y, optimizer=SGD(0.1), **kwargs)
+    assert len(calls) == 2 * 4  # 50 / 16 rounded up, per epoch
+    assert [shape for _, shape, *_ in calls[:4]] == [(16, 8)] * 3 + [(2, 8)]
+    assert {(c[0], c[2], c[3]) for c in calls} == {(np.dtype(np.float64), np.dtype(np.int64), 0.1)}
+    assert calls[0][4] is calls[-1][4]  # one generator draws every dropout mask
+    assert history.train_loss == expected.train_loss  # the same steps as model.train_step
+    assert history.train_accuracy == expected.train_accuracy
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, plain.params[name])
 
 
-def test_train_recipe_on_small_images():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 300)
-    images = np.zeros((300, 28, 28), dtype=np.uint8)
-    images[np.arange(300), labels * 2 + 3, 5:20] = 255  # a horizontal bar whose row is the label
-    recipe = Recipe(
-        hidden=(32,),
-        epochs=5,
-        batch_size=32,
-        lr=1e-2,
-        validation_size=50,
-        dropout=0.1,
-        warmup_epochs=0.5,
+def test_the_accuracy_is_counted_from_the_logits_the_step_returns():
+    x, y = blobs(40, seed=0)
+    model = small_model()
+
+    def always_class_zero(xb, yb, *, rng, label_smoothing):
+        loss, grads, logits = model.train_step(xb, yb, rng=rng, label_smoothing=label_smoothing)
+        logits = np.zeros_like(logits)
+        logits[:, 0] = 1
+        return loss, grads, logits
+
+    history = fit(
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        optimizer=SGD(0.1),
+        progress=False,
+        step=always_class_zero,
     )
-    model, history = train_recipe(images, labels, recipe, seed=3, progress=False)
-    assert model.sizes == (784, 32, 10) and model.dtype == np.float32
-    assert model.dropout == 0.1
-    assert history.epochs == 5 and len(history.val_loss) == 5
-    assert model.metadata["recipe"]["hidden"] == [32]
-    assert model.metadata["recipe"]["epochs"] == 5
-    assert model.metadata["preprocessing"] == {"scale": 1 / 255, "shape": [784]}
-    assert model.metadata["history"] == history.summary()
-    assert model.metadata["seed"] == 3
-    x = ns.data.preprocess(images)
-    assert np.mean(model.predict(x) == labels) > 0.9
+    assert history.train_accuracy == [np.mean(y == 0)]
 
 
-def test_train_recipe_without_validation_on_float_rows():
-    rng = np.random.default_rng(0)
-    x, labels = rng.random((40, 784)), rng.integers(0, 10, 40)
-    recipe = Recipe(hidden=(), epochs=2, validation_size=0, dtype="float64", schedule="step")
-    model, history = train_recipe(x, labels, recipe, seed=0, progress=False)
-    assert model.sizes == (784, 10) and model.dtype == np.float64
-    assert history.val_loss == [] and history.best_epoch is None
-
-
-@pytest.mark.slow
-def test_the_default_recipe_reaches_98_5_percent_on_mnist(mnist):
-    model, history = train_recipe(mnist.x_train, mnist.y_train, Recipe(), seed=0, progress=False)
-    accuracy = np.mean(model.predict(ns.data.preprocess(mnist.x_test)) == mnist.y_test)
-    assert accuracy >= 0.985, f"test accuracy {accuracy:.4f} after {history.epochs} epochs"
+def test_fit_refuses_a_step_that_is_not_callable():
+    x, y = blobs(10, seed=0)
+    with pytest.raises(TypeError, match="step must be callable"):
+        fit(small_model(), x, y, epochs=1, batch_size=4, optimizer=SGD(0.1), step=3)
