@@ -3,13 +3,14 @@
 Times :func:`nnscratch.augment.distort` on 60,000 random MNIST-shaped float32 images (28x28:
 the speed does not depend on the pixel values) for each kind of distortion in :data:`KINDS`,
 writing into one reused array as a training loop would; and, in the same rounds, one epoch of
-:func:`nnscratch.train.fit` with the book's recipe (:class:`nnscratch.train.Recipe`) on random
-data of the same size. A round times every kind once, then the epoch. The table gives, per
-kind, the median seconds over the rounds (fastest-slowest), and the median of its ratio to the
-epoch of the same round: the machine may be shared and its speed drifts, so only a ratio
-measured within one round compares like with like. The row "4 gathers alone" is the floor of
-bilinear resampling in NumPy: the four ``np.take`` calls that read the neighbours of every
-output pixel (at the positions of an elastic field, in zero-padded images), and nothing else.
+:func:`nnscratch.train.fit` with the settings of the augmented recipe
+(:data:`nnscratch.recipes.AUGMENTED`, without its distortions) on random data of the same
+size. A round times every kind once, then the epoch. The table gives, per kind, the median
+seconds over the rounds (fastest-slowest), and the median of its ratio to the epoch of the
+same round: the machine may be shared and its speed drifts, so only a ratio measured within
+one round compares like with like. The row "4 gathers alone" is the floor of bilinear
+resampling in NumPy: the four ``np.take`` calls that read the neighbours of every output
+pixel (at the positions of an elastic field, in zero-padded images), and nothing else.
 
 Run: ``python benchmarks/augment.py`` (about a minute on two idle cores); ``--images`` and
 ``--epoch-fraction`` run fewer images and scale the times up.
@@ -21,12 +22,14 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from nnscratch import augment, bench
 from nnscratch.model import MLP
-from nnscratch.train import Recipe, fit
+from nnscratch.recipes import AUGMENTED, Recipe
+from nnscratch.train import fit
 
 #: The distortions timed: the arguments of :func:`nnscratch.augment.distort`.
 KINDS = {
@@ -34,9 +37,10 @@ KINDS = {
     "affine": dict(rotate=15, scale=0.15, shear=15, translate=2),
     "elastic": dict(elastic=(34, 4)),
     "affine + elastic": dict(rotate=15, scale=0.15, shear=15, translate=2, elastic=(34, 4)),
+    "augmented recipe's": asdict(AUGMENTED.augment) if AUGMENTED.augment else {},
 }
 GATHERS = "4 gathers alone"
-EPOCH = "epoch of the recipe"
+EPOCH = "epoch of training"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,11 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epoch-fraction", type=float, default=1.0, help="of the epoch, run")
     args = parser.parse_args(argv)
 
-    recipe = Recipe()
+    recipe = replace(AUGMENTED, augment=None)
     print(bench.machine_description())
     print(
         f"{bench.MNIST_TRAIN:,} float32 images of 28x28 (timed on {args.images:,}), median of "
-        f"{args.rounds} rounds; each round: every kind once, then one epoch of the recipe "
+        f"{args.rounds} rounds; each round: every kind once, then one epoch of training "
         f"({recipe.optimizer}, batch {recipe.batch_size}, dropout {recipe.dropout}, label "
         f"smoothing {recipe.label_smoothing}"
         + (f", {args.epoch_fraction:g} of it, scaled up" if args.epoch_fraction < 1 else "")

@@ -12,10 +12,11 @@ outside the image). The source positions come from two kinds of maps, composed:
   the random displacements of neighbouring pixels agree, and the digit bends like a
   rubber sheet instead of dissolving into noise.
 
-:func:`distort` draws both at random for a batch; :func:`random_affine` draws the affine maps
-alone; :func:`warp` applies given affine maps (and random elastic fields, if asked);
-:func:`elastic_field` returns elastic displacements themselves, to look at; and
-:func:`gaussian_matrix` is the smoothing, as a matrix.
+:func:`distort` draws both at random for a batch, and :class:`Distortions` holds its
+parameters (the augmented recipe of :mod:`nnscratch.recipes` holds one); :func:`random_affine`
+draws the affine maps alone; :func:`warp` applies given affine maps (and random elastic
+fields, if asked); :func:`elastic_field` returns elastic displacements themselves, to look
+at; and :func:`gaussian_matrix` is the smoothing, as a matrix.
 
 How it is made fast
 -------------------
@@ -44,13 +45,16 @@ every step is one NumPy call on the whole chunk: there is no loop over the image
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import as_float_array, check_finite
+from ._checks import as_float_array, as_real, check_finite, check_int
 
 Floats = NDArray[np.floating]
+Images = NDArray[Any]  # uint8, float32 or float64
 
 MNIST_SHAPE = (28, 28)
 
@@ -76,8 +80,8 @@ def distort(
     shear: float = 0.0,
     translate: float = 0.0,
     elastic: tuple[float, float] | None = None,
-    out: NDArray | None = None,
-) -> NDArray:
+    out: Images | None = None,
+) -> Images:
     """Distort every image of a batch at random: an affine map, then an elastic field.
 
     The defaults mean "no distortion": ``distort(images, rng)`` returns the images unchanged.
@@ -126,6 +130,48 @@ def distort(
     return _warp(images, affine, field, rng, out)
 
 
+@dataclass(frozen=True)
+class Distortions:
+    """The parameters of :func:`distort`, as one value a training recipe can hold.
+
+    ``Distortions()`` distorts nothing. The fields are checked on creation, with the errors of
+    :func:`distort`; an ``elastic`` list (read back from JSON) becomes a tuple.
+
+    Attributes
+    ----------
+    rotate, scale, shear, translate : float
+        As in :func:`distort`.
+    elastic : (alpha, sigma) or None
+        As in :func:`distort`.
+    """
+
+    rotate: float = 0.0
+    scale: float = 0.0
+    shear: float = 0.0
+    translate: float = 0.0
+    elastic: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.elastic is not None:
+            object.__setattr__(self, "elastic", _check_elastic(self.elastic))
+        _check_affine_ranges(self.rotate, self.scale, self.shear, self.translate)
+
+    def __call__(
+        self, images: ArrayLike, rng: np.random.Generator, *, out: Images | None = None
+    ) -> Images:
+        """``distort(images, rng, ..., out=out)`` with these parameters."""
+        return distort(
+            images,
+            rng,
+            rotate=self.rotate,
+            scale=self.scale,
+            shear=self.shear,
+            translate=self.translate,
+            elastic=self.elastic,
+            out=out,
+        )
+
+
 def random_affine(
     n: int,
     rng: np.random.Generator,
@@ -162,14 +208,9 @@ def random_affine(
         ``affine[i] @ (r, c, 1)`` is the source position ``(y, x)`` of output pixel
         ``(r, c)`` of image ``i``; ``[[1, 0, 0], [0, 1, 0]]`` is the identity.
     """
-    n = _check_count(n)
+    n = check_int(n, "n")
     _check_generator(rng)
-    rotate = _check_number(rotate, "rotate", 0, 180, unit=" of degrees")
-    scale = _check_number(scale, "scale", 0, 1, open_above=True)
-    shear = _check_number(shear, "shear", 0, 90, open_above=True, unit=" of degrees")
-    translate = _check_number(
-        translate, "translate", 0, math.inf, open_above=True, unit=" of pixels"
-    )
+    rotate, scale, shear, translate = _check_affine_ranges(rotate, scale, shear, translate)
     height, width = _check_shape(shape)
     theta, factor, phi, shift_y, shift_x = (
         centre + half_width * (2 * u - 1)
@@ -197,8 +238,8 @@ def warp(
     *,
     elastic: tuple[float, float] | None = None,
     rng: np.random.Generator | None = None,
-    out: NDArray | None = None,
-) -> NDArray:
+    out: Images | None = None,
+) -> Images:
     """Resample every image at the source positions of its affine map, plus an elastic field.
 
     Output pixel ``(r, c)`` of image ``i`` is the bilinear interpolation of the image at
@@ -269,7 +310,7 @@ def elastic_field(
         ``d[i, 0]`` is added to the source row of every pixel of image ``i``, ``d[i, 1]`` to
         its source column.
     """
-    n = _check_count(n)
+    n = check_int(n, "n")
     _check_generator(rng)
     height, width = _check_shape(shape)
     smoothing = _Smoothing(*_check_elastic((alpha, sigma)), height, width)
@@ -300,7 +341,7 @@ def gaussian_matrix(size: int, sigma: float) -> NDArray[np.float64]:
     sigma : float
         The width of the Gaussian in samples, > 0.
     """
-    size = _check_count(size, name="size", minimum=1)
+    size = check_int(size, "size", minimum=1)
     sigma = _check_number(sigma, "sigma", 0, math.inf, open_below=True, open_above=True)
     radius = int(TRUNCATE * sigma + 0.5)
     offsets = np.arange(-radius, radius + 1)
@@ -339,12 +380,12 @@ class _Smoothing:
 
 
 def _warp(
-    images: NDArray,
+    images: Images,
     affine: Floats,
     field: _Smoothing | None,
     rng: np.random.Generator | None,
-    out: NDArray | None,
-) -> NDArray:
+    out: Images | None,
+) -> Images:
     """:func:`warp` on checked arguments, chunk by chunk."""
     n, height, width = images.shape
     out = np.empty_like(images) if out is None else _check_out(out, images)
@@ -381,7 +422,7 @@ class _Warper:
         self.left[:, -1] = 1
         self.constant = 1 + (0 if field is None else field.offset)  # 1: the zero padding
         pixels = height * length * width
-        self.buffers = {
+        self.buffers: dict[str, Images] = {
             "right": np.empty(depth * 2 * length * width, np.float32),
             "noise": np.empty(0 if field is None else 2 * pixels, np.float32),
             "positions": np.empty(2 * pixels, np.float32),
@@ -391,12 +432,12 @@ class _Warper:
             "corners": np.empty(4 * pixels, work),
         }
 
-    def array(self, name: str, *shape: int) -> NDArray:
+    def array(self, name: str, *shape: int) -> Images:
         """The work array ``name`` as an array of ``shape`` (its first elements)."""
         return self.buffers[name][: math.prod(shape)].reshape(shape)
 
     def warp(
-        self, images: NDArray, affine: Floats, rng: np.random.Generator | None, *, out: NDArray
+        self, images: Images, affine: Floats, rng: np.random.Generator | None, *, out: Images
     ) -> None:
         """Warp a chunk of ``m`` images (m, height, width) into ``out``."""
         self.resample(images, self.source_positions(affine, rng), out=out)
@@ -413,6 +454,7 @@ class _Warper:
         height, width, m = self.height, self.width, len(affine)
         right = self.array("right", self.left.shape[1], 2, m, width)
         if self.field is not None:
+            assert rng is not None  # warp checked it: a field needs a generator
             noise = self.array("noise", height, 2, m, width)
             self.field.smooth_noise(rng, noise, out=right[:height])
         coefficients = affine.transpose(2, 1, 0)[:, :, :, None]  # (3, 2, m, 1)
@@ -422,7 +464,7 @@ class _Warper:
         _matmul(self.left, right.reshape(len(right), -1), out=positions.reshape(height, -1))
         return positions
 
-    def resample(self, images: NDArray, positions: NDArray[np.float32], *, out: NDArray) -> None:
+    def resample(self, images: Images, positions: NDArray[np.float32], *, out: Images) -> None:
         """Bilinear interpolation of ``images`` (m, height, width) at ``positions``, into
         ``out``; ``positions`` are overwritten (clipped, then their fractional parts)."""
         m, height, width = images.shape
@@ -502,7 +544,7 @@ def _chunk_length(height: int, width: int) -> int:
     return max(1, CHUNK_PIXELS // (height * width))
 
 
-def _check_images(images: ArrayLike) -> NDArray:
+def _check_images(images: ArrayLike) -> Images:
     images = np.asarray(images)
     if images.dtype not in IMAGE_DTYPES:
         raise ValueError(f"images must be uint8, float32 or float64, found dtype {images.dtype}")
@@ -528,7 +570,7 @@ def _check_affine(affine: ArrayLike, n: int) -> Floats:
     return affine
 
 
-def _check_out(out: object, images: NDArray) -> NDArray:
+def _check_out(out: object, images: Images) -> Images:
     if not isinstance(out, np.ndarray) or out.shape != images.shape or out.dtype != images.dtype:
         found = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
         raise ValueError(
@@ -560,6 +602,17 @@ def _check_elastic(elastic: object) -> tuple[float, float]:
     return alpha, sigma
 
 
+def _check_affine_ranges(
+    rotate: object, scale: object, shear: object, translate: object
+) -> tuple[float, float, float, float]:
+    return (
+        _check_number(rotate, "rotate", 0, 180, unit=" of degrees"),
+        _check_number(scale, "scale", 0, 1, open_above=True),
+        _check_number(shear, "shear", 0, 90, open_above=True, unit=" of degrees"),
+        _check_number(translate, "translate", 0, math.inf, open_above=True, unit=" of pixels"),
+    )
+
+
 def _check_generator(rng: object) -> None:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
@@ -580,9 +633,10 @@ def _check_number(
 ) -> float:
     """``value`` as a float in the interval from ``low`` to ``high``, or a ``ValueError``."""
     interval = f"{'(' if open_below else '['}{low:g}, {high:g}{')' if open_above else ']'}"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number{unit} in {interval}, found {value!r}")
-    number = float(value)
+    try:
+        number = as_real(value, name)
+    except ValueError:
+        raise ValueError(f"{name} must be a number{unit} in {interval}, found {value!r}") from None
     inside = (low < number if open_below else low <= number) and (
         number < high if open_above else number <= high
     )
@@ -591,16 +645,10 @@ def _check_number(
     return number
 
 
-def _check_count(value: object, *, name: str = "n", minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, found {value!r}")
-    return int(value)
-
-
 def _check_shape(shape: object) -> tuple[int, int]:
     if not isinstance(shape, tuple | list) or len(shape) != 2:
         raise ValueError(f"shape must be a pair (height, width), found {shape!r}")
     return (
-        _check_count(shape[0], name="the height", minimum=1),
-        _check_count(shape[1], name="the width", minimum=1),
+        check_int(shape[0], "the height", minimum=1),
+        check_int(shape[1], "the width", minimum=1),
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
     as_float_array,
@@ -23,10 +23,11 @@ from ._checks import (
     check_int,
     check_non_negative,
 )
+from .augment import Distortions
 from .data import preprocess, train_validation_split
 from .model import DTYPE_NAMES, MLP
 from .optim import SGD, Adam, ConstantSchedule, CosineSchedule, Optimizer, StepSchedule
-from .train import Callback, Floats, History, Schedule, fit
+from .train import Callback, Floats, History, Schedule, Step, fit
 
 OPTIMIZERS = ("adam", "sgd")
 """The optimizers a recipe can name: Adam, or SGD with momentum."""
@@ -67,6 +68,9 @@ class Recipe:
     validation_size : int
         Training images held out (seeded) to validate on after every epoch; 0 for none.
     dtype : "float32" or "float64"
+    augment : Distortions or None
+        Distort every training batch afresh, at random, before its step (the images must
+        be square); None trains on the images as they are. See :data:`AUGMENTED`.
     """
 
     hidden: tuple[int, ...] = (512,)
@@ -82,6 +86,7 @@ class Recipe:
     warmup_epochs: float = 1.0
     validation_size: int = 5000
     dtype: str = "float32"
+    augment: Distortions | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -101,6 +106,10 @@ class Recipe:
         self.build_optimizer()  # checks lr, momentum and weight_decay
         check_fraction(self.label_smoothing, "label_smoothing")
         check_fraction(self.dropout, "dropout")
+        if self.augment is not None and not isinstance(self.augment, Distortions):
+            raise TypeError(
+                f"augment must be None or an nnscratch.augment.Distortions, got {self.augment!r}"
+            )
 
     def build_optimizer(self) -> Optimizer:
         """The optimizer this recipe names, with its hyper-parameters."""
@@ -117,6 +126,22 @@ class Recipe:
             step_size = max(1, self.epochs // 3) * steps_per_epoch
             return StepSchedule(self.lr, step_size=step_size, warmup_steps=warmup)
         return ConstantSchedule(self.lr)
+
+
+AUGMENTED = Recipe(
+    epochs=20,
+    lr=5e-3,
+    dropout=0.0,
+    augment=Distortions(rotate=10, scale=0.1, shear=10, translate=1, elastic=(16, 4)),
+)
+"""The augmented recipe: the default one on randomly distorted batches, chosen on validation.
+
+Every batch is rotated by up to 10 degrees, scaled by up to 10%, sheared by up to 10
+degrees, moved by up to a pixel and bent by an elastic field (alpha 16, sigma 4 pixels);
+with that much fresh data, dropout no longer helps and a higher peak rate (5e-3) does. The
+distortions' strengths, the rate, dropout and the number of epochs were each chosen by the
+accuracy on the 5,000 held-out validation images (two seeds), never on the test set.
+"""
 
 
 def train_recipe(
@@ -144,7 +169,7 @@ def train_recipe(
         Integer class labels in [0, 10).
     recipe : Recipe
     seed : int
-        Seeds the split, the initial weights, the shuffling and dropout.
+        Seeds the split, the initial weights, the shuffling, dropout and the distortions.
     progress : bool
         Show progress bars.
     callbacks : iterable of callables, optional
@@ -182,6 +207,9 @@ def train_recipe(
         label_smoothing=recipe.label_smoothing,
         progress=progress,
         callbacks=callbacks,
+        step=None
+        if recipe.augment is None
+        else distorting_step(model, recipe.augment, _image_shape(x.shape[1]), seed=seed),
     )
     model.metadata.update(
         recipe=asdict(recipe) | {"hidden": list(recipe.hidden)},
@@ -190,6 +218,63 @@ def train_recipe(
         seed=seed,
     )
     return model, history
+
+
+def distorting_step(
+    model: MLP, distortions: Distortions, shape: tuple[int, int], *, seed: int | None = None
+) -> Step:
+    """A step for :func:`~nnscratch.train.fit`: ``model.train_step`` on distorted batches.
+
+    Each batch (n, height * width) is distorted afresh by ``distortions`` as n images of
+    ``shape``, into a buffer kept from batch to batch, and the model steps on that copy; the
+    batch itself is left as it is.
+
+    Parameters
+    ----------
+    model : MLP
+    distortions : Distortions
+    shape : (height, width)
+        The shape of one image.
+    seed : int, optional
+        Seeds the distortions' generator, independent of the shuffling and dropout generators
+        that ``fit`` derives from the same seed.
+
+    Returns
+    -------
+    callable
+        ``step(x, y, rng=rng, label_smoothing=e) -> (loss, grads, logits)``.
+    """
+    distortion_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+    buffer = np.empty(0, model.dtype)
+
+    def step(
+        x: Floats,
+        y: NDArray[np.int64],
+        *,
+        rng: np.random.Generator | None = None,
+        label_smoothing: float = 0.0,
+    ) -> tuple[float, dict[str, Floats], Floats]:
+        nonlocal buffer
+        if buffer.size < x.size:
+            buffer = np.empty(x.size, x.dtype)
+        distorted = buffer[: x.size].reshape(len(x), *shape)
+        distortions(x.reshape(len(x), *shape), distortion_rng, out=distorted)
+        return model.train_step(
+            distorted.reshape(x.shape), y, rng=rng, label_smoothing=label_smoothing
+        )
+
+    return step
+
+
+def _image_shape(features: int) -> tuple[int, int]:
+    """The square image of ``features`` pixels, which augmentation needs."""
+    side = math.isqrt(features)
+    if side * side != features:
+        raise ValueError(
+            f"augment distorts square images, but the images have {features} features "
+            "(not a square number)"
+        )
+    return side, side
 
 
 def _prepared(images: ArrayLike, dtype: str) -> Floats:

@@ -405,12 +405,12 @@ def test_distort_refuses_bad_arguments_saying_what_it_expected_and_found(changes
         (lambda: augment.warp(IMAGES, identities(4) * np.nan), ValueError, "affine must be finite"),
         (lambda: augment.warp(IMAGES, np.ones((4, 2, 3), int)), ValueError, "affine .* dtype int"),
         (lambda: augment.warp(IMAGES, identities(4), elastic=(34, 4)), TypeError, "found NoneType"),
-        (lambda: augment.random_affine(-1, RNG), ValueError, "n must be an integer >= 0, found -1"),
-        (lambda: augment.random_affine(2.0, RNG), ValueError, "found 2.0"),
+        (lambda: augment.random_affine(-1, RNG), ValueError, "n must be an integer >= 0, got -1"),
+        (lambda: augment.random_affine(2.0, RNG), ValueError, "got 2.0"),
         (lambda: augment.random_affine(2, RNG, shape=(28,)), ValueError, r"pair .* found \(28,\)"),
-        (lambda: augment.elastic_field(2, RNG, 34, 4, shape=(0, 9)), ValueError, ">= 1, found 0"),
+        (lambda: augment.elastic_field(2, RNG, 34, 4, shape=(0, 9)), ValueError, ">= 1, got 0"),
         (lambda: augment.elastic_field(2, RNG, 34, -4), ValueError, "sigma .* found -4"),
-        (lambda: augment.gaussian_matrix(0, 4), ValueError, "size must be .* >= 1, found 0"),
+        (lambda: augment.gaussian_matrix(0, 4), ValueError, "size must be .* >= 1, got 0"),
         (lambda: augment.gaussian_matrix(28, -1), ValueError, r"sigma .* in \(0, inf\), found -1"),
     ],
 )
@@ -436,4 +436,31 @@ def test_the_benchmark_prints_its_table(capsys):
     output = capsys.readouterr().out
     for kind in module.KINDS:
         assert kind in output
-    assert "epoch of the recipe" in output and "BLAS" in output
+    assert "epoch of training" in output and "BLAS" in output
+
+
+def test_distortions_hold_the_parameters_of_distort():
+    distortions = augment.Distortions(rotate=10, scale=0.1, elastic=[16, 4])
+    assert distortions.elastic == (16.0, 4.0)  # a list read back from JSON becomes a tuple
+    expected = augment.distort(
+        IMAGES, np.random.default_rng(5), rotate=10, scale=0.1, elastic=(16, 4)
+    )
+    out = np.empty_like(IMAGES)
+    assert distortions(IMAGES, np.random.default_rng(5), out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(augment.Distortions()(IMAGES, RNG), IMAGES)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(rotate=200), r"rotate must be a finite number of degrees in \[0, 180\], found 200"),
+        (dict(scale=-0.1), r"scale .* found -0.1"),
+        (dict(translate="1"), "translate must be a number of pixels .* found '1'"),
+        (dict(elastic=(16,)), r"pair \(alpha, sigma\) .* found \(16,\)"),
+        (dict(elastic=(16, 0)), r"sigma \(the elastic smoothness\) .* found 0"),
+    ],
+)
+def test_distortions_refuse_bad_parameters_on_creation(changes, message):
+    with pytest.raises(ValueError, match=message):
+        augment.Distortions(**changes)
