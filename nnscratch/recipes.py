@@ -137,10 +137,13 @@ AUGMENTED = Recipe(
 """The augmented recipe: the default one on randomly distorted batches, chosen on validation.
 
 Every batch is rotated by up to 10 degrees, scaled by up to 10%, sheared by up to 10
-degrees, moved by up to a pixel and bent by an elastic field (alpha 16, sigma 4 pixels);
-with that much fresh data, dropout no longer helps and a higher peak rate (5e-3) does. The
-distortions' strengths, the rate, dropout and the number of epochs were each chosen by the
-accuracy on the 5,000 held-out validation images (two seeds), never on the test set.
+degrees, moved by up to a pixel and bent by an elastic field (alpha 16, sigma 4 pixels), with
+a peak rate of 5e-3 and no dropout. Chosen by the accuracy on the 5,000 held-out validation
+images, mean of seeds 0 and 1 (40 epochs unless said): these distortions 99.24% at a rate of
+3e-3, 99.27% at 5e-3; affine alone 99.18%, elastic alone (alpha 34, sigma 4) 98.95%;
+dropout 0.1 99.24%, label smoothing 0.1 99.18% (differences below about 0.13 points, the
+standard error on 5,000 images, are noise). 20 epochs gave 99.12% against 99.27% for 40, in
+half the time: the book's build trains this recipe for three seeds, so it takes 20.
 """
 
 
