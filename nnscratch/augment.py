@@ -63,7 +63,8 @@ CHUNK_PIXELS = 1 << 16
 
 ONE_THREAD_PRODUCT = 1 << 18
 """OpenBLAS multiplies an (m, k) by a (k, n) matrix on one thread when ``m * n * k`` is at most
-this (``65536 * GEMM_MULTITHREAD_THRESHOLD``, which is 4 by default); see :func:`_matmul`."""
+this (``65536 * GEMM_MULTITHREAD_THRESHOLD``, which is 4 by default): the module cuts its
+products to that size."""
 
 TRUNCATE = 4.0
 """The Gaussian of :func:`gaussian_matrix` is cut off at this many ``sigma`` (as in SciPy)."""
