@@ -176,6 +176,13 @@ def _add_train(commands: Any) -> None:
             choices=CHOICES.get(name),
             help=f"{text} (default: {getattr(default, name)})",
         )
+    sub.add_argument(
+        "--augment",
+        dest="augmented",
+        action="store_true",
+        help="start from the augmented recipe (nnscratch.recipes.AUGMENTED: every batch "
+        "distorted afresh) instead of the default one; the options above override it",
+    )
     sub.add_argument("--seed", type=int, default=0, help="seeds everything (default: 0)")
     _add_data_options(sub, "the data set to train on (default: mnist)")
     sub.add_argument(
@@ -223,9 +230,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _recipe(args: argparse.Namespace) -> recipes.Recipe:
-    """The default recipe with the options given on the command line."""
+    """The default (or, with --augment, the augmented) recipe with the options given."""
     given = {f.name: getattr(args, f.name, None) for f in fields(recipes.Recipe)}
-    return replace(recipes.Recipe(), **{k: v for k, v in given.items() if v is not None})
+    start = recipes.AUGMENTED if args.augmented else recipes.Recipe()
+    return replace(start, **{k: v for k, v in given.items() if v is not None})
 
 
 def _check_output_path(path: str) -> None:

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import asdict, replace
 from importlib.metadata import entry_points
 
 import numpy as np
@@ -104,6 +105,16 @@ def test_train_prints_and_saves(trained):
     assert meta["metrics"]["split"] == "test" and meta["metrics"]["n"] == 60
     assert f"{meta['metrics']['accuracy']:.2%}" == f"{match.group(1)}%"
     assert 0 <= meta["metrics"]["expected_calibration_error"] <= 1
+
+
+def test_train_augment_saves_the_augmented_recipe_in_the_model(tiny_data, tmp_path):
+    path = tmp_path / "m.npz"
+    status, out, err = run_main(["train", "--augment", *FAST, "--no-progress", "--out", path])
+    assert status == 0, err
+    assert "augment={'rotate': 10" in out
+    recipe = ns.MLP.load(path).metadata["recipe"]
+    assert recipe["augment"] == json.loads(json.dumps(asdict(recipes.AUGMENTED.augment)))
+    assert recipe["lr"] == recipes.AUGMENTED.lr and recipe["dropout"] == 0
 
 
 def test_evaluate_text(trained, tiny_data):
@@ -223,6 +234,12 @@ def test_train_options_override_the_recipe(recorded_recipe, tmp_path, options, c
     assert run_main(argv)[0] == 0
     assert recorded_recipe["recipe"] == recipes.Recipe(**changes)
     assert recorded_recipe["seed"] == 7 and recorded_recipe["progress"] is False
+
+
+def test_train_augment_starts_from_the_augmented_recipe(recorded_recipe, tmp_path):
+    argv = ["train", "--augment", "--epochs", "3", "--out", tmp_path / "m.npz"]
+    assert run_main(argv)[0] == 0
+    assert recorded_recipe["recipe"] == replace(recipes.AUGMENTED, epochs=3)
 
 
 @pytest.mark.parametrize(
