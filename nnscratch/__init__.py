@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import (
+        augment,
         bench,
         data,
         downloads,
@@ -39,6 +40,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 __all__ = [
     "MLP",
     "__version__",
+    "augment",
     "bench",
     "data",
     "downloads",

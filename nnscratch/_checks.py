@@ -57,6 +57,32 @@ def check_non_negative(value: Any, name: str) -> float:
     return number
 
 
+def check_interval(
+    value: Any,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    open_below: bool = False,
+    open_above: bool = False,
+    unit: str = "",
+) -> float:
+    """Return ``value`` as a ``float``, or raise unless it is a finite number from ``low`` to
+    ``high`` (each end included unless ``open_below``/``open_above``); ``unit`` (such as
+    ``" of degrees"``) is said in the message after "a number"."""
+    interval = f"{'(' if open_below else '['}{low:g}, {high:g}{')' if open_above else ']'}"
+    try:
+        number = as_real(value, name)
+    except ValueError:
+        raise ValueError(f"{name} must be a number{unit} in {interval}, got {value!r}") from None
+    inside = (low < number if open_below else low <= number) and (
+        number < high if open_above else number <= high
+    )
+    if not (inside and math.isfinite(number)):
+        raise ValueError(f"{name} must be a finite number{unit} in {interval}, got {value!r}")
+    return number
+
+
 def check_fraction(value: Any, name: str) -> float:
     """Return ``value`` as a ``float``, or raise unless ``0 <= value < 1``.
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from importlib import resources
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
     as_float_array,
@@ -32,13 +32,15 @@ from ._checks import (
     check_count,
     check_fraction,
     check_int,
+    check_interval,
     check_non_negative,
     check_positive,
 )
+from .augment import Distortions
 from .data import preprocess, train_validation_split
 from .model import DTYPE_NAMES, MLP
 from .optim import SGD, Adam, ConstantSchedule, CosineSchedule, Optimizer, StepSchedule
-from .train import Callback, Floats, History, Schedule, fit
+from .train import Callback, Floats, History, Schedule, Step, fit
 
 OPTIMIZERS = ("adam", "sgd")
 """The optimizers a recipe can name: Adam, or SGD with momentum."""
@@ -113,6 +115,14 @@ class Recipe:
     validation_size : int
         Training images held out (seeded) to validate on after every epoch; 0 for none.
     dtype : "float32" or "float64"
+    rotate, scale, shear, translate : float
+        The largest rotation (degrees), scaling (a fraction), shear (degrees) and shift
+        (pixels) of a training image: every batch is distorted afresh, each image by a random
+        affine map drawn within these (see :func:`nnscratch.augment.distort`); 0 for none.
+    elastic_alpha, elastic_sigma : float
+        The strength and smoothness (pixels) of the elastic distortion of every training
+        batch; an ``elastic_alpha`` of 0 for none. :attr:`distortions` holds the six as one
+        value; :data:`AUGMENTED` is the recipe that uses them.
     """
 
     hidden: tuple[int, ...] = _setting(
@@ -135,6 +145,43 @@ class Recipe:
     )
     dtype: str = _setting(
         "float32", "float type of the weights and computations", choices=DTYPE_NAMES
+    )
+    rotate: float = _setting(
+        0.0,
+        "largest rotation of a training image, in degrees (0: none)",
+        partial(check_interval, low=0, high=180, unit=" of degrees"),
+    )
+    scale: float = _setting(
+        0.0,
+        "largest scaling of a training image, a fraction (0.1: by up to 10%; 0: none)",
+        partial(check_interval, low=0, high=1, open_above=True),
+    )
+    shear: float = _setting(
+        0.0,
+        "largest shear of a training image, in degrees (0: none)",
+        partial(check_interval, low=0, high=90, open_above=True, unit=" of degrees"),
+    )
+    translate: float = _setting(
+        0.0,
+        "largest shift of a training image, in pixels (0: none)",
+        partial(check_interval, low=0, high=math.inf, open_above=True, unit=" of pixels"),
+    )
+    elastic_alpha: float = _setting(
+        0.0,
+        "strength of the elastic distortion of training images (0: none)",
+        partial(check_interval, low=0, high=math.inf, open_above=True),
+    )
+    elastic_sigma: float = _setting(
+        4.0,
+        "smoothness of the elastic distortion, in pixels",
+        partial(
+            check_interval,
+            low=0,
+            high=math.inf,
+            open_below=True,
+            open_above=True,
+            unit=" of pixels",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -178,6 +225,24 @@ class Recipe:
     def settings(self) -> dict[str, Setting]:
         """The fields as a JSON- or TOML-able dict (the hidden widths as a list)."""
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def distortions(self) -> Distortions | None:
+        """The distortions of every training batch, or None if the recipe makes none."""
+        affine = {
+            "rotate": self.rotate,
+            "scale": self.scale,
+            "shear": self.shear,
+            "translate": self.translate,
+        }
+        elastic = (self.elastic_alpha, self.elastic_sigma) if self.elastic_alpha else None
+        if elastic is None and not any(affine.values()):
+            return None
+        return Distortions(**affine, elastic=elastic)
+
+    def without_distortions(self) -> Recipe:
+        """This recipe training on the images as they are (:attr:`distortions` None)."""
+        return replace(self, rotate=0.0, scale=0.0, shear=0.0, translate=0.0, elastic_alpha=0.0)
 
     def build_optimizer(self) -> Optimizer:
         """The optimizer this recipe names, with its hyper-parameters."""
@@ -271,6 +336,30 @@ def _toml_value(value: Any, key: str) -> str:
     raise ValueError(f"{key}: cannot write {type(value).__name__} {value!r} as TOML")
 
 
+AUGMENTED = Recipe(
+    epochs=20,
+    lr=5e-3,
+    dropout=0.0,
+    rotate=10.0,
+    scale=0.1,
+    shear=10.0,
+    translate=1.0,
+    elastic_alpha=16.0,
+    elastic_sigma=4.0,
+)
+"""The augmented recipe: the default one on randomly distorted batches, chosen on validation.
+
+Every batch is rotated by up to 10 degrees, scaled by up to 10%, sheared by up to 10
+degrees, moved by up to a pixel and bent by an elastic field (alpha 16, sigma 4 pixels), with
+a peak rate of 5e-3 and no dropout. Chosen by the accuracy on the 5,000 held-out validation
+images, mean of seeds 0 and 1 (40 epochs unless said): these distortions 99.24% at a rate of
+3e-3, 99.27% at 5e-3; affine alone 99.18%, elastic alone (alpha 34, sigma 4) 98.95%;
+dropout 0.1 99.24%, label smoothing 0.1 99.18% (differences below about 0.13 points, the
+standard error on 5,000 images, are noise). 20 epochs gave 99.12% against 99.27% for 40, in
+half the time: the book's build trains this recipe for three seeds, so it takes 20.
+"""
+
+
 def measured_default() -> dict[str, Any]:
     """What ``benchmarks/default_recipe.py`` measured of the default recipe, as it recorded it.
 
@@ -311,7 +400,7 @@ def train_recipe(
         Integer class labels in [0, 10).
     recipe : Recipe
     seed : int
-        Seeds the split, the initial weights, the shuffling and dropout.
+        Seeds the split, the initial weights, the shuffling, dropout and the distortions.
     progress : bool
         Show progress bars.
     callbacks : iterable of callables, optional
@@ -336,6 +425,10 @@ def train_recipe(
         dtype=recipe.dtype,
         dropout=recipe.dropout,
     )
+    step = None
+    if recipe.distortions is not None:
+        shape = _image_shape(x.shape[1])
+        step = distorting_step(model, recipe.distortions, shape, seed=seed)
     history = fit(
         model,
         x,
@@ -349,6 +442,7 @@ def train_recipe(
         label_smoothing=recipe.label_smoothing,
         progress=progress,
         callbacks=callbacks,
+        step=step,
     )
     model.metadata.update(
         recipe=recipe.settings(),
@@ -357,6 +451,63 @@ def train_recipe(
         seed=seed,
     )
     return model, history
+
+
+def distorting_step(
+    model: MLP, distortions: Distortions, shape: tuple[int, int], *, seed: int | None = None
+) -> Step:
+    """A step for :func:`~nnscratch.train.fit`: ``model.train_step`` on distorted batches.
+
+    Each batch (n, height * width) is distorted afresh by ``distortions`` as n images of
+    ``shape``, into a buffer kept from batch to batch, and the model steps on that copy; the
+    batch itself is left as it is.
+
+    Parameters
+    ----------
+    model : MLP
+    distortions : Distortions
+    shape : (height, width)
+        The shape of one image.
+    seed : int, optional
+        Seeds the distortions' generator, independent of the shuffling and dropout generators
+        that ``fit`` derives from the same seed.
+
+    Returns
+    -------
+    callable
+        ``step(x, y, rng=rng, label_smoothing=e) -> (loss, grads, logits)``.
+    """
+    distortion_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+    buffer = np.empty(0, model.dtype)
+
+    def step(
+        x: Floats,
+        y: NDArray[np.int64],
+        *,
+        rng: np.random.Generator | None = None,
+        label_smoothing: float = 0.0,
+    ) -> tuple[float, dict[str, Floats], Floats]:
+        nonlocal buffer
+        if buffer.size < x.size:
+            buffer = np.empty(x.size, x.dtype)
+        distorted = buffer[: x.size].reshape(len(x), *shape)
+        distortions(x.reshape(len(x), *shape), distortion_rng, out=distorted)
+        return model.train_step(
+            distorted.reshape(x.shape), y, rng=rng, label_smoothing=label_smoothing
+        )
+
+    return step
+
+
+def _image_shape(features: int) -> tuple[int, int]:
+    """The square image of ``features`` pixels, which augmentation needs."""
+    side = math.isqrt(features)
+    if side * side != features:
+        raise ValueError(
+            f"augment distorts square images, but the images have {features} features "
+            "(not a square number)"
+        )
+    return side, side
 
 
 def _prepared(images: ArrayLike, dtype: str) -> Floats:

@@ -17,7 +17,7 @@ import sys
 import textwrap
 import tomllib
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -159,6 +159,18 @@ def test_without_progress_bars_each_epoch_gets_a_line(trained):
     for epoch, line in enumerate(lines, start=1):
         pattern = rf"epoch {epoch}/2: loss \d\.\d{{4}}, accuracy \d+\.\d\d%; validation loss "
         assert re.match(pattern + r"\d\.\d{4}, accuracy \d+\.\d\d%; \d+\.\d s$", line), line
+
+
+def test_train_augment_starts_from_the_augmented_recipe(tiny_data, tmp_path):
+    path = tmp_path / "m.npz"
+    argv = ["train", "--augment", *FAST, "--rotate", "5", "--no-progress", "--out", path]
+    status, out, err = run_main(argv)
+    assert status == 0, err
+    expected = replace(
+        recipes.AUGMENTED, epochs=2, hidden=(16,), batch_size=32, validation_size=40, rotate=5.0
+    )
+    assert ns.MLP.load(path).metadata["recipe"] == expected.settings()
+    assert "rotate=5.0, scale=0.1, shear=10.0, translate=1.0, elastic_alpha=16.0" in out
 
 
 def test_evaluate_text(trained, tiny_data):
