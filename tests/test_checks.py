@@ -13,6 +13,7 @@ from nnscratch._checks import (
     check_count,
     check_fraction,
     check_int,
+    check_interval,
     check_layer_sizes,
     check_non_negative,
     check_positive,
@@ -50,6 +51,20 @@ def test_real_numbers_positive_non_negative_and_fractions():
             check_fraction(value, "p")
     with pytest.raises(ValueError, match="p must be a real number, got True"):
         check_fraction(True, "p")
+
+
+def test_intervals_closed_and_open():
+    assert check_interval(180, "rotate", 0, 180) == 180.0
+    assert check_interval(np.float32(0.5), "scale", 0, 1, open_above=True) == 0.5
+    with pytest.raises(ValueError, match=r"^scale must be a finite number in \[0, 1\), got 1$"):
+        check_interval(1, "scale", 0, 1, open_above=True)
+    with pytest.raises(ValueError, match=r"^s must be a finite number of pixels in \(0, inf\)"):
+        check_interval(0.0, "s", 0, float("inf"), open_below=True, unit=" of pixels")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            check_interval(bad, "t", 0, float("inf"), open_above=True)
+    with pytest.raises(ValueError, match=r"^r must be a number of degrees in \[0, 9\], got True$"):
+        check_interval(True, "r", 0, 9, unit=" of degrees")
 
 
 def test_choices_and_layer_sizes():
