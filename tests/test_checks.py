@@ -59,7 +59,9 @@ def test_intervals_closed_and_open():
     with pytest.raises(ValueError, match=r"^scale must be a finite number in \[0, 1\), got 1$"):
         check_interval(1, "scale", 0, 1, open_above=True)
     with pytest.raises(ValueError, match=r"^s must be a finite number of pixels in \(0, inf\)"):
-        check_interval(0.0, "s", 0, float("inf"), open_below=True, unit=" of pixels")
+        check_interval(
+            0.0, "s", 0, float("inf"), open_below=True, open_above=True, unit=" of pixels"
+        )
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ValueError, match="finite"):
             check_interval(bad, "t", 0, float("inf"), open_above=True)
