@@ -90,6 +90,33 @@ class ReLU:
         return da
 
 
+class LeakyReLU:
+    """``a = z`` where ``z > 0``, else ``slope * z``; in place, like :class:`ReLU`.
+
+    Parameters
+    ----------
+    slope : float in [0, 1)
+        The slope for negative inputs (0 would be :class:`ReLU`).
+    """
+
+    def __init__(self, slope: float) -> None:
+        self.slope = check_fraction(slope, "the leaky ReLU slope")
+        self.negative: NDArray[np.bool_] | None = None
+
+    def forward(self, z: Floats) -> Floats:
+        """Return the activation, written into ``z``; caches where ``z <= 0``."""
+        self.negative = z <= 0
+        np.multiply(z, self.slope, out=z, where=self.negative)
+        return z
+
+    def backward(self, da: Floats) -> Floats:
+        """Return ``dz = da`` where ``z > 0``, else ``slope * da``, written into ``da``."""
+        if self.negative is None:
+            raise RuntimeError("backward needs a forward first")
+        np.multiply(da, self.slope, out=da, where=self.negative)
+        return da
+
+
 class Dropout:
     """Inverted dropout: in training, zero each entry with probability ``p`` and scale the rest
     by ``1 / (1 - p)``, so that the expected activation is unchanged and evaluation needs nothing.

@@ -1,5 +1,8 @@
 """The multilayer perceptron: Linear, ReLU (and Dropout) per hidden layer, softmax at the end.
 
+The hidden activation is ReLU, or leaky ReLU for the program this book started from
+(``activation="leaky_relu"``, slope :data:`LEAKY_RELU_SLOPE`).
+
 :meth:`MLP.train_step` is one step of the shortcut, the forward pass and backpropagation
 through the layers of :mod:`nnscratch.layers`, on a batch the caller has checked;
 :meth:`MLP.loss_and_grads` checks its inputs and takes that step. Models are saved and loaded
@@ -28,13 +31,19 @@ from ._checks import (
     check_layer_sizes,
 )
 from .functional import cross_entropy
-from .layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
+from .layers import Dropout, LeakyReLU, Linear, ReLU, SoftmaxCrossEntropy
 
 Floats = NDArray[np.floating]
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 """The dtypes a model computes in."""
 DTYPE_NAMES = tuple(dtype.name for dtype in DTYPES)
 """Their names, ``("float32", "float64")``: the choices of a recipe or a command line."""
+ACTIVATIONS = ("relu", "leaky_relu")
+"""The hidden layers' activations: ReLU, or leaky ReLU with slope :data:`LEAKY_RELU_SLOPE`."""
+LEAKY_RELU_SLOPE = 0.01
+"""The slope of leaky ReLU for negative inputs."""
+INITS = ("he", "uniform")
+"""The initialisations of the weights: He's normal, or uniform on [-1, 1)."""
 
 
 class MLP:
@@ -45,13 +54,19 @@ class MLP:
     sizes : sequence of int
         The layer widths, e.g. ``[784, 512, 10]``: at least an input and an output width.
     seed : int or numpy.random.Generator, optional
-        Seeds the He initialisation: weights normal with standard deviation ``sqrt(2 / fan_in)``,
-        drawn in float64 and then cast, so float32 and float64 models with one seed agree up to
-        rounding. Biases start at zero.
+        Seeds the initial weights, drawn in float64 and then cast, so float32 and float64
+        models with one seed agree up to rounding. Biases start at zero.
     dtype : float32 or float64
         The dtype of the parameters and of every computation.
     dropout : float in [0, 1)
         The dropout probability on every hidden layer's output, in training mode only.
+    activation : one of :data:`ACTIVATIONS`, "relu" or "leaky_relu"
+        The hidden layers' activation.
+    init : one of :data:`INITS`, "he" or "uniform"
+        He's initialisation, weights normal with variance ``2 / ((1 + s**2) fan_in)`` (``s``
+        the activation's slope for negative inputs: 0 for ReLU), or weights uniform on
+        [-1, 1), the choice of the program this book started from. The choice shapes only
+        the initial weights, so it is not kept in the model.
 
     Attributes
     ----------
@@ -69,39 +84,52 @@ class MLP:
         seed: int | np.random.Generator | None = None,
         dtype: DTypeLike = np.float64,
         dropout: float = 0.0,
+        activation: str = "relu",
+        init: str = "he",
     ) -> None:
         sizes = check_layer_sizes(sizes)
         dtype = _check_dtype(dtype)
+        slope = _slope(check_choice(activation, "activation", ACTIVATIONS))
+        check_choice(init, "init", INITS)
         rng = np.random.default_rng(seed)
         params = {}
         for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
-            W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+            if init == "he":
+                W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / ((1 + slope**2) * fan_in))
+            else:
+                W = rng.uniform(-1, 1, size=(fan_in, fan_out))
             params[f"W{layer}"] = W.astype(dtype)
             params[f"b{layer}"] = np.zeros(fan_out, dtype=dtype)
-        self._setup(params, dropout)
+        self._setup(params, dropout, activation)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, ArrayLike], *, dropout: float = 0.0) -> MLP:
+    def from_params(
+        cls, params: Mapping[str, ArrayLike], *, dropout: float = 0.0, activation: str = "relu"
+    ) -> MLP:
         """Build a model from copies of ``params`` (``"W1", "b1", ...``), checking their names,
         shapes (each layer's input width is the previous one's output width), dtype and values.
         """
         model = cls.__new__(cls)
-        model._setup(_checked_params(params), dropout)
+        model._setup(_checked_params(params), dropout, activation)
         return model
 
-    def _setup(self, params: dict[str, Floats], dropout: float) -> None:
+    def _setup(self, params: dict[str, Floats], dropout: float, activation: str) -> None:
         self.params = params
         self.dtype = params["W1"].dtype
         depth = len(params) // 2
         self.sizes = (len(params["W1"]),) + tuple(len(params[f"b{i}"]) for i in range(1, depth + 1))
         self.dropout = check_fraction(dropout, "the dropout probability")
+        self.activation = check_choice(activation, "activation", ACTIVATIONS)
         self.metadata: dict[str, Any] = {}
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
-        self._relus = [ReLU() for _ in range(depth - 1)]
+        self._activations = [_activation_layer(activation) for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
 
     def __repr__(self) -> str:
-        return f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout})"
+        activation = "" if self.activation == "relu" else f", activation={self.activation!r}"
+        return (
+            f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout}{activation})"
+        )
 
     def logits(self, x: ArrayLike) -> Floats:
         """The scores before the softmax, in evaluation mode: ``(n, sizes[0])`` -> ``(n, K)``."""
@@ -193,9 +221,9 @@ class MLP:
         logits = self._forward(x, rng)
         loss = loss_layer.forward(logits, y)
         delta = loss_layer.backward()
-        hidden = zip(self._linears[1:], self._relus, self._dropouts, strict=True)
-        for linear, relu, dropout in reversed(list(hidden)):
-            delta = relu.backward(dropout.backward(linear.backward(delta)))
+        hidden = zip(self._linears[1:], self._activations, self._dropouts, strict=True)
+        for linear, activation, dropout in reversed(list(hidden)):
+            delta = activation.backward(dropout.backward(linear.backward(delta)))
         self._linears[0].backward(delta, need_input_grad=False)
         grads = {}
         for i, linear in enumerate(self._linears, start=1):
@@ -222,9 +250,9 @@ class MLP:
 
     def _forward(self, x: Floats, rng: np.random.Generator | None) -> Floats:
         a = x
-        hidden = zip(self._linears[:-1], self._relus, self._dropouts, strict=True)
-        for linear, relu, dropout in hidden:
-            a = dropout.forward(relu.forward(linear.forward(a)), rng)
+        hidden = zip(self._linears[:-1], self._activations, self._dropouts, strict=True)
+        for linear, activation, dropout in hidden:
+            a = dropout.forward(activation.forward(linear.forward(a)), rng)
         return self._linears[-1].forward(a)
 
     def copy_params(self) -> dict[str, Floats]:
@@ -248,10 +276,10 @@ class MLP:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path``, a ``.npz`` model file, atomically.
 
-        The file holds the parameters and a header with the sizes, the dtype, the dropout and
-        :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and arrays are
-        converted to numbers and lists; tuples come back as lists; NaN and infinity are
-        refused). See :mod:`nnscratch.modelfile` for the layout.
+        The file holds the parameters and a header with the sizes, the dtype, the dropout, the
+        activation and :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and
+        arrays are converted to numbers and lists; tuples come back as lists; NaN and infinity
+        are refused). See :mod:`nnscratch.modelfile` for the layout.
 
         Raises
         ------
@@ -263,6 +291,7 @@ class MLP:
             "sizes": list(self.sizes),
             "dtype": self.dtype.name,
             "dropout": self.dropout,
+            "activation": self.activation,
             "metadata": self.metadata,
         }
         try:
@@ -278,15 +307,15 @@ class MLP:
         Returns
         -------
         MLP
-            With the saved weights, dropout and ``metadata``; it predicts exactly as the saved
-            model did.
+            With the saved weights, dropout, activation and ``metadata``; it predicts exactly
+            as the saved model did.
 
         Raises
         ------
         nnscratch.modelfile.ModelFileError
             If the file is not a valid model file (see :func:`nnscratch.modelfile.load`), or
-            its header does not describe a network (sizes, dtype, dropout, metadata) or not
-            the one its arrays make.
+            its header does not describe a network (sizes, dtype, dropout, activation,
+            metadata) or not the one its arrays make.
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
@@ -296,9 +325,18 @@ class MLP:
             _check_file_arrays(arrays, header)
         except ValueError as error:
             raise modelfile.ModelFileError(f"{os.fspath(path)}: {error}") from None
-        model = cls.from_params(arrays, dropout=header["dropout"])
+        model = cls.from_params(arrays, dropout=header["dropout"], activation=header["activation"])
         model.metadata = header["metadata"]
         return model
+
+
+def _slope(activation: str) -> float:
+    """The activation's slope for negative inputs: 0 for ReLU."""
+    return LEAKY_RELU_SLOPE if activation == "leaky_relu" else 0.0
+
+
+def _activation_layer(activation: str) -> ReLU | LeakyReLU:
+    return LeakyReLU(LEAKY_RELU_SLOPE) if activation == "leaky_relu" else ReLU()
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -335,7 +373,7 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
     return {name: value.copy() for name, value in checked.items()}
 
 
-_FILE_KEYS = ("sizes", "dtype", "dropout", "metadata")
+_FILE_KEYS = ("sizes", "dtype", "dropout", "activation", "metadata")
 
 
 def _check_file_header(header: dict[str, Any]) -> None:
@@ -348,6 +386,7 @@ def _check_file_header(header: dict[str, Any]) -> None:
     check_layer_sizes(header["sizes"])
     check_choice(header["dtype"], "dtype", DTYPE_NAMES)
     check_fraction(header["dropout"], "dropout")
+    check_choice(header["activation"], "activation", ACTIVATIONS)
     if not isinstance(header["metadata"], dict):
         raise ValueError(f"metadata must be a JSON object, got {type(header['metadata']).__name__}")
 

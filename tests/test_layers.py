@@ -11,7 +11,7 @@ from nnscratch.functional import (
     one_hot,
 )
 from nnscratch.gradcheck import numerical_gradient, relative_error
-from nnscratch.layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
+from nnscratch.layers import Dropout, LeakyReLU, Linear, ReLU, SoftmaxCrossEntropy
 
 
 @pytest.fixture
@@ -56,6 +56,37 @@ def test_relu_forward_and_backward_in_place():
     assert_array_equal(a, [[0, 2], [0, 3]])
     da = np.ones((2, 2))
     assert_array_equal(relu.backward(da), [[0, 1], [0, 1]])
+
+
+def test_leaky_relu_forward_and_backward_in_place():
+    z = np.array([[-1.0, 2.0], [0.0, -3.0]], dtype=np.float32)
+    leaky = LeakyReLU(0.1)
+    a = leaky.forward(z)
+    assert a is z and a.dtype == np.float32
+    assert_allclose(a, [[-0.1, 2], [0, -0.3]], rtol=1e-7)
+    da = np.ones((2, 2), dtype=np.float32)
+    grad = leaky.backward(da)
+    assert grad is da
+    assert_allclose(grad, [[0.1, 1], [0.1, 0.1]], rtol=1e-7)
+
+
+def test_leaky_relu_backward_matches_finite_differences(rng):
+    z, da = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    leaky = LeakyReLU(0.01)
+    leaky.forward(z.copy())
+    dz = leaky.backward(da.copy())
+
+    def loss(v):
+        return float((LeakyReLU(0.01).forward(v.copy()) * da).sum())
+
+    assert relative_error(dz, numerical_gradient(loss, z)) < 1e-9
+
+
+def test_leaky_relu_refuses_a_bad_slope_and_a_backward_first():
+    with pytest.raises(ValueError, match="slope"):
+        LeakyReLU(1.0)
+    with pytest.raises(RuntimeError, match="forward first"):
+        LeakyReLU(0.01).backward(np.ones(2))
 
 
 def test_dropout_is_the_identity_without_rng():
