@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,7 @@ class MLP:
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
         self._activations = [_activation_layer(activation) for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
+        self._buffers: dict[int, _StepBuffers] = {}
 
     def __repr__(self) -> str:
         activation = "" if self.activation == "relu" else f", activation={self.activation!r}"
@@ -172,14 +174,14 @@ class MLP:
         -------
         loss : float
         grads : dict of str to ndarray
-            Keyed and shaped like :attr:`params`.
+            Keyed and shaped like :attr:`params`; new arrays, the caller's to keep.
         """
         x = as_batch(x, features=self.sizes[0], dtype=self.dtype)
         labels = as_labels(y, num_classes=self.sizes[-1], n=len(x))
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng)}")
         loss, grads, _ = self.train_step(x, labels, rng=rng, label_smoothing=label_smoothing)
-        return loss, grads
+        return loss, {name: grad.copy() for name, grad in grads.items()}
 
     def train_step(
         self,
@@ -214,16 +216,19 @@ class MLP:
             step.
         logits : ndarray, shape (n, sizes[-1])
             The scores of the forward pass (after dropout, before the update): a training loop
-            counts its hits from them without a second forward pass.
+            counts its hits from them without a second forward pass. Like the gradients, an
+            array the next step overwrites (every step on ``n`` samples writes into the same
+            buffers).
         """
         self._check_step_batch(x, y)
+        buffers = self._step_buffers(len(x))
         loss_layer = SoftmaxCrossEntropy(label_smoothing)
-        logits = self._forward(x, rng)
+        logits = self._forward(x, rng, buffers.z)
         loss = loss_layer.forward(logits, y)
         delta = loss_layer.backward()
-        hidden = zip(self._linears[1:], self._activations, self._dropouts, strict=True)
-        for linear, activation, dropout in reversed(list(hidden)):
-            delta = activation.backward(dropout.backward(linear.backward(delta)))
+        hidden = zip(self._linears[1:], self._activations, self._dropouts, buffers.dx, strict=True)
+        for linear, activation, dropout, dx in reversed(list(hidden)):
+            delta = activation.backward(dropout.backward(linear.backward(delta, out=dx)))
         self._linears[0].backward(delta, need_input_grad=False)
         grads = {}
         for i, linear in enumerate(self._linears, start=1):
@@ -248,12 +253,31 @@ class MLP:
         if len(x) == 0:
             raise ValueError("train_step needs at least one sample to average the loss over")
 
-    def _forward(self, x: Floats, rng: np.random.Generator | None) -> Floats:
+    def _step_buffers(self, n: int) -> _StepBuffers:
+        """The buffers of a training step on ``n`` samples, allocated on its first step.
+
+        The buffers of the last :data:`_KEPT_BUFFERS` batch sizes are kept (a training loop
+        has two: its batches and its last, smaller one).
+        """
+        buffers = self._buffers.pop(n, None)
+        if buffers is None:
+            buffers = _StepBuffers.allocate(n, self.sizes, self.dtype)
+        self._buffers[n] = buffers  # last: the most recently used
+        while len(self._buffers) > _KEPT_BUFFERS:
+            del self._buffers[next(iter(self._buffers))]
+        return buffers
+
+    def _forward(
+        self, x: Floats, rng: np.random.Generator | None, out: Sequence[Floats] | None = None
+    ) -> Floats:
+        """The logits of ``x``; each layer's ``z`` written into ``out`` (one array per layer),
+        or into new arrays."""
         a = x
-        hidden = zip(self._linears[:-1], self._activations, self._dropouts, strict=True)
-        for linear, activation, dropout in hidden:
-            a = dropout.forward(activation.forward(linear.forward(a)), rng)
-        return self._linears[-1].forward(a)
+        outs: Sequence[Floats | None] = [None] * len(self._linears) if out is None else out
+        layers = zip(self._linears[:-1], self._activations, self._dropouts, outs, strict=False)
+        for linear, activation, dropout, z in layers:
+            a = dropout.forward(activation.forward(linear.forward(a, out=z)), rng)
+        return self._linears[-1].forward(a, out=outs[-1])
 
     def copy_params(self) -> dict[str, Floats]:
         """A copy of every parameter array (e.g. to keep the best weights seen so far)."""
@@ -333,6 +357,29 @@ class MLP:
 def _slope(activation: str) -> float:
     """The activation's slope for negative inputs: 0 for ReLU."""
     return LEAKY_RELU_SLOPE if activation == "leaky_relu" else 0.0
+
+
+_KEPT_BUFFERS = 2
+"""Batch sizes whose training-step buffers a model keeps."""
+
+
+@dataclass(frozen=True)
+class _StepBuffers:
+    """What a training step on ``n`` samples writes into: ``z`` per layer, ``(n, sizes[l])``,
+    and ``dx`` per layer after the first, ``(n, sizes[l - 1])``.
+
+    Reused from step to step, so that no step allocates an array of the batch's size.
+    """
+
+    z: list[Floats]
+    dx: list[Floats]
+
+    @classmethod
+    def allocate(cls, n: int, sizes: Sequence[int], dtype: np.dtype) -> _StepBuffers:
+        return cls(
+            z=[np.empty((n, width), dtype) for width in sizes[1:]],
+            dx=[np.empty((n, width), dtype) for width in sizes[1:-1]],
+        )
 
 
 def _activation_layer(activation: str) -> ReLU | LeakyReLU:

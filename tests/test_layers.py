@@ -35,6 +35,20 @@ def test_linear_forward_and_backward(rng):
     assert layer.backward(dz, need_input_grad=False) is None
 
 
+def test_linear_writes_into_given_buffers_and_its_own_gradients(rng):
+    W, b, x = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 4))
+    dz, z, dx = rng.normal(size=(5, 3)), np.empty((5, 3)), np.empty((5, 4))
+    layer = Linear(W, b)
+    dW, db = layer.dW, layer.db
+    assert layer.forward(x, out=z) is z
+    assert_allclose(z, x @ W + b, rtol=1e-15)
+    assert layer.backward(dz, out=dx) is dx
+    assert_allclose(dx, dz @ W.T, rtol=1e-15)
+    assert layer.dW is dW and layer.db is db  # overwritten, not replaced
+    assert_allclose(dW, x.T @ dz, rtol=1e-15)
+    assert_allclose(db, dz.sum(axis=0), rtol=1e-15)
+
+
 def test_linear_holds_references_so_in_place_updates_are_seen(rng):
     W, b, x = rng.normal(size=(2, 2)), np.zeros(2), rng.normal(size=(3, 2))
     layer = Linear(W, b)

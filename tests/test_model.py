@@ -183,6 +183,29 @@ def test_train_step_is_the_checked_step_and_returns_the_logits():
     assert_array_equal(plain.train_step(x, y)[2], plain.logits(x))
 
 
+def test_loss_and_grads_returns_gradients_the_next_step_leaves_alone():
+    model = MLP([5, 7, 3], seed=0)
+    x, y = batch(model.sizes)
+    _, first = model.loss_and_grads(x, y)
+    kept = {name: grad.copy() for name, grad in first.items()}
+    model.loss_and_grads(x[::-1] * 2, y)
+    for name, grad in first.items():
+        assert_array_equal(grad, kept[name])
+
+
+def test_train_steps_on_one_batch_size_reuse_their_arrays():
+    model = MLP([5, 7, 3], seed=0)
+    x, y = batch(model.sizes)
+    _, grads, logits = model.train_step(x, y)
+    logits_kept = logits.copy()
+    _, again, logits_again = model.train_step(x, y)
+    assert logits_again is logits and all(again[name] is grads[name] for name in grads)
+    assert_array_equal(logits_again, logits_kept)  # the same step: the same values
+    _, _, small = model.train_step(x[:3], y[:3])
+    assert small.shape == (3, 3)
+    assert_array_equal(model.train_step(x, y)[2], logits_kept)
+
+
 @pytest.mark.parametrize(
     ("x", "y", "message"),
     [
