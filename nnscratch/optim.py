@@ -98,6 +98,7 @@ class Optimizer:
         self.weight_decay = check_non_negative(weight_decay, "weight_decay")
         self.state: dict[str, dict[str, Floats]] = {}
         self.steps = 0
+        self._blocks: dict[str, tuple[tuple[Floats, ...], list[tuple[Floats, ...]]]] = {}
 
     @property
     def lr(self) -> float:
@@ -134,9 +135,7 @@ class Optimizer:
             state = self._state(name, param)
             if self.decoupled_weight_decay and self.weight_decay > 0 and is_decayed(param):
                 param *= 1 - self.lr * self.weight_decay
-            grad = self._decayed(param, grad, state)
-            kept = (state[key] for key in ("scratch", *self.state_names()))
-            for block in _blocks(param, grad, *kept):
+            for block in self._blocks_of(name, param, self._decayed(param, grad, state), state):
                 self.update(*block)
         if self.steps % FLUSH_EVERY == 0:
             self.flush_tiny_state()
@@ -176,6 +175,19 @@ class Optimizer:
                 f"{state['scratch'].dtype} to {param.shape} and {param.dtype} between steps"
             )
         return state
+
+    def _blocks_of(
+        self, name: str, param: Floats, grad: Floats, state: dict[str, Floats]
+    ) -> list[tuple[Floats, ...]]:
+        """The blocks :meth:`update` is called with: views of ``param``, ``grad``, the scratch
+        buffer and the kept state, cut once and kept for as long as the same arrays come (a
+        model passes the same gradient arrays at every step; a view keeps its array alive, so
+        a new array is never mistaken for one seen before)."""
+        arrays = (param, grad, *(state[key] for key in ("scratch", *self.state_names())))
+        cached = self._blocks.get(name)
+        if cached is None or any(a is not b for a, b in zip(cached[0], arrays, strict=True)):
+            cached = self._blocks[name] = (arrays, list(_blocks(*arrays)))
+        return cached[1]
 
     def flush_tiny_state(self) -> None:
         """Set the kept state values smaller than ``sqrt(tiny)`` to zero (see the module notes)."""

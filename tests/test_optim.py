@@ -364,3 +364,24 @@ def test_flushing_zeroes_only_values_below_the_square_root_of_tiny():
     decay = np.float32(0.5) ** (ns.optim.FLUSH_EVERY - 1)
     assert velocity[0] == velocity[1] == 0  # 1e-19 * 0.5**63 is already below sqrt(tiny)
     assert velocity[2] == pytest.approx(decay, rel=1e-5)  # the normal value is untouched
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(0.01)])
+def test_steps_follow_the_arrays_they_are_given(make):
+    """Blocks are cut once per set of arrays: new gradient arrays or a new state are seen."""
+    rng = np.random.default_rng(0)
+    gradients = [rng.normal(size=(300, 300)) for _ in range(3)]
+    same, fresh = {"W": np.ones((300, 300))}, {"W": np.ones((300, 300))}
+    reused, optimizer, reference = np.empty((300, 300)), make(), make()
+    for g in gradients:  # the same gradient array, overwritten, against a new one each step
+        reused[...] = g
+        optimizer.step(same, {"W": reused})
+        reference.step(fresh, {"W": g.copy()})
+    np.testing.assert_array_equal(same["W"], fresh["W"])
+    optimizer.state = {}  # a reset state is the state of a new optimizer
+    optimizer.steps = 0
+    again = make()
+    start = same["W"].copy()
+    optimizer.step(same, {"W": gradients[0]})
+    again.step(restart := {"W": start}, {"W": gradients[0]})
+    np.testing.assert_array_equal(same["W"], restart["W"])
