@@ -38,3 +38,14 @@ def test_pytorch_compare_times_pytorch_epochs_after_a_warm_up():
     x, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
     seconds = load("pytorch_compare").torch_epochs(x, y, batch_size=32, epochs=2)
     assert len(seconds) == 2 and all(s > 0 for s in seconds)
+
+
+@pytest.mark.slow  # a square 2048^3 product per epoch and the prediction of 10,000 images
+def test_epoch_prints_the_tables_and_the_ceiling_against_the_targets(capsys):
+    argv = ["--batch-sizes", "128", "--dtypes", "float32", "--epochs", "1", "--fraction", "0.005"]
+    load("epoch").main(argv)
+    out = capsys.readouterr().out
+    assert "BLAS" in out and "forward extras" in out
+    assert "sgd, batch 128, float32" in out and "<= 1.33" in out
+    assert "adam, batch 256, float32" in out and "<= 1.40" in out
+    assert "predict 10,000, float32" in out and "<= 1.20" in out
