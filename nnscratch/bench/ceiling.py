@@ -4,7 +4,7 @@ An epoch of training is at best as fast as the matrix products it computes, time
 the same shapes: the rest (biases, activations, the loss, the optimizer's passes, the loop) is
 overhead on top. :func:`ceiling_rows` turns measured epochs (:func:`~nnscratch.bench.epoch_cost`)
 and predictions (:func:`~nnscratch.bench.inference_cost`) into rows of that ratio, each with
-its target from :data:`TARGETS` where there is one, and :func:`format_ceiling_table` prints
+its target from ``TARGETS`` where there is one, and :func:`format_ceiling_table` prints
 them. A ratio is the median over runs of the run's time over its products', both timed in
 the same run: a ratio of one run on a shared machine holds better than either time.
 """
@@ -37,7 +37,7 @@ class CeilingRow:
     ratios : tuple of float
         Per run: the work's time over its products', timed in the same run.
     target : float or None
-        The ratio aimed at (:data:`TARGETS`), None where there is none.
+        The ratio aimed at (``TARGETS``), None where there is none.
     """
 
     name: str
@@ -62,7 +62,7 @@ def ceiling_rows(
 ) -> list[CeilingRow]:
     """One row per measured epoch configuration, then one per prediction.
 
-    A float32 row gets its target from :data:`TARGETS` by optimizer and batch size (the
+    A float32 row gets its target from ``TARGETS`` by optimizer and batch size (the
     recipe's row is the one with Adam at batch 256).
     """
     rows = []

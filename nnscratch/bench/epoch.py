@@ -58,7 +58,7 @@ class EpochCost:
         (``optimizer.step``) and "loop" (the rest of the step: shuffling and gathering the
         epoch's batches, counting the correct predictions, the schedule, Python).
     extras : dict of str to Timing
-        "rest of forward/backward" split in three, :data:`EXTRAS`: the forward pass's work
+        "rest of forward/backward" split in three, ``EXTRAS``: the forward pass's work
         besides its products (biases, activation, dropout), the loss (softmax, cross-entropy
         and its gradient) and the backward pass's besides its products; in the proportions
         of the same step taken apart and timed phase by phase (:func:`step_extras`).
@@ -291,7 +291,7 @@ def step_extras(
     seed: int = 0,
     repeats: int = 30,
 ) -> dict[str, float]:
-    """Seconds of each of :data:`EXTRAS` in one training step, the step taken apart.
+    """Seconds of each of ``EXTRAS`` in one training step, the step taken apart.
 
     The step of :meth:`nnscratch.model.MLP.train_step` is rebuilt from the public layers of
     :mod:`nnscratch.layers` (Linear, ReLU, Dropout, SoftmaxCrossEntropy, writing into
@@ -481,7 +481,7 @@ def format_step_table(costs: Sequence[EpochCost]) -> str:
 def format_overhead_table(costs: Sequence[EpochCost]) -> str:
     """Per step, in milliseconds (medians): the products and everything else, part by part.
 
-    The columns after "GEMM" are :data:`EXTRAS`, the optimizer and the loop (gathering the
+    The columns after "GEMM" are ``EXTRAS``, the optimizer and the loop (gathering the
     batches included); with the products they add up to the step.
     """
     names = [*EXTRAS, "optimizer", "loop"]
