@@ -256,8 +256,8 @@ class MLP:
     def _step_buffers(self, n: int) -> _StepBuffers:
         """The buffers of a training step on ``n`` samples, allocated on its first step.
 
-        The buffers of the last :data:`_KEPT_BUFFERS` batch sizes are kept (a training loop
-        has two: its batches and its last, smaller one).
+        The buffers of the last ``_KEPT_BUFFERS`` batch sizes are kept (a training loop has
+        two: its batches and its last, smaller one).
         """
         buffers = self._buffers.pop(n, None)
         if buffers is None:
@@ -274,6 +274,7 @@ class MLP:
         or into new arrays."""
         a = x
         outs: Sequence[Floats | None] = [None] * len(self._linears) if out is None else out
+        # outs has one more entry than there are hidden layers: the last is the logits'.
         layers = zip(self._linears[:-1], self._activations, self._dropouts, outs, strict=False)
         for linear, activation, dropout, z in layers:
             a = dropout.forward(activation.forward(linear.forward(a, out=z)), rng)
@@ -368,7 +369,8 @@ class _StepBuffers:
     """What a training step on ``n`` samples writes into: ``z`` per layer, ``(n, sizes[l])``,
     and ``dx`` per layer after the first, ``(n, sizes[l - 1])``.
 
-    Reused from step to step, so that no step allocates an array of the batch's size.
+    Allocated once and reused from step to step: the step's products write into them
+    instead of into new arrays.
     """
 
     z: list[Floats]
