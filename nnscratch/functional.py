@@ -45,6 +45,32 @@ def relu_grad(z: ArrayLike) -> Floats:
     return (z > 0).astype(z.dtype)
 
 
+def leaky_relu(z: ArrayLike, slope: float = 0.01) -> Floats:
+    """The leaky rectified linear unit, ``z`` where ``z > 0`` and ``slope * z`` elsewhere.
+
+    Parameters
+    ----------
+    z : array_like, any shape
+    slope : float in [0, 1)
+        The slope for negative inputs; 0 gives :func:`relu`.
+
+    Returns
+    -------
+    ndarray, shaped like ``z``, in its dtype
+    """
+    z = as_float_array(z, ndim=np.ndim(z), name="z")
+    slope = check_fraction(slope, "the leaky ReLU slope")
+    return np.where(z > 0, z, z * slope)
+
+
+def leaky_relu_grad(z: ArrayLike, slope: float = 0.01) -> Floats:
+    """The derivative of :func:`leaky_relu`: 1 where ``z > 0``, else ``slope`` (we take
+    ``slope`` at the kink, as :func:`relu_grad` takes 0)."""
+    z = as_float_array(z, ndim=np.ndim(z), name="z")
+    slope = check_fraction(slope, "the leaky ReLU slope")
+    return np.where(z > 0, 1, slope).astype(z.dtype)
+
+
 def softmax(z: ArrayLike) -> Floats:
     """Softmax over the last axis: ``exp(z - max) / sum(exp(z - max))``.
 

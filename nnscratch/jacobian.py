@@ -5,6 +5,8 @@ For one sample ``x`` (a row of ``fan_in`` numbers) an MLP with ``L`` layers comp
     z1 = x W1 + b1,  a1 = relu(z1),  ...,  zL = a(L-1) WL + bL,  p = softmax(zL),
     loss = -sum_k y_k log p_k
 
+(with leaky ReLU in place of relu for a model built with ``activation="leaky_relu"``)
+
 and the chain rule writes the derivative of the loss with respect to any parameter as a product
 of Jacobian matrices, one per step, read from the loss backwards. For the weights of layer 1 in a
 network with one hidden layer::
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -51,7 +53,7 @@ from ._checks import (
     check_layer_sizes,
     check_positive,
 )
-from .model import MLP
+from .model import LEAKY_RELU_SLOPE, MLP
 
 Floats = NDArray[np.floating]
 
@@ -192,6 +194,31 @@ def relu_jacobian(z: ArrayLike) -> Floats:
     return np.diag(functional.relu_grad(as_float_array(z, ndim=1, name="z")))
 
 
+def leaky_relu_jacobian(z: ArrayLike, slope: float = LEAKY_RELU_SLOPE) -> Floats:
+    """The Jacobian of ``a = leaky_relu(z, slope)`` with respect to ``z``, as a dense matrix.
+
+    ``da_i/dz_j = delta_ij`` where ``z_j > 0``, ``slope * delta_ij`` elsewhere: diagonal, like
+    :func:`relu_jacobian`, with ``slope`` where ReLU has 0.
+
+    Parameters
+    ----------
+    z : array_like, shape (m,)
+    slope : float in [0, 1)
+
+    Returns
+    -------
+    ndarray, shape (m, m)
+    """
+    return np.diag(functional.leaky_relu_grad(as_float_array(z, ndim=1, name="z"), slope))
+
+
+def _activation(activation: str) -> tuple[Callable[[Floats], Floats], Callable[[Floats], Floats]]:
+    """The activation function and its Jacobian for a model's ``activation``."""
+    if activation == "leaky_relu":
+        return functional.leaky_relu, leaky_relu_jacobian
+    return functional.relu, relu_jacobian
+
+
 # --- The chain rule, sample by sample -----------------------------------------------------------
 
 
@@ -245,19 +272,23 @@ def loss_and_grads(
     targets = (1 - smoothing) * functional.one_hot(labels, model.sizes[-1], dtype=model.dtype)
     targets += smoothing / model.sizes[-1]
     grads_of_sample = _grads_reverse if order == "reverse" else _grads_forward
+    activation, activation_jacobian = _activation(model.activation)
     total_loss = 0.0
     grads: dict[str, Floats] = {name: np.zeros_like(value) for name, value in model.params.items()}
     for x_row, target in zip(x, targets, strict=True):
-        cache = _forward(model.params, x_row)
+        cache = _forward(model.params, x_row, activation)
         total_loss -= float(target @ cache["log_p"])
-        for name, grad in grads_of_sample(model.params, cache, target).items():
+        chain = grads_of_sample(model.params, cache, target, activation_jacobian)
+        for name, grad in chain.items():
             grads[name] += grad.reshape(grads[name].shape)  # (1, fan_in*fan_out) -> W's shape
     for grad in grads.values():
         grad /= len(x)
     return total_loss / len(x), grads
 
 
-def _forward(params: dict[str, Floats], x: Floats) -> dict[str, Floats]:
+def _forward(
+    params: dict[str, Floats], x: Floats, activation: Callable[[Floats], Floats]
+) -> dict[str, Floats]:
     """One sample's forward pass, keeping every intermediate under its name in the math."""
     num_layers = len(params) // 2
     cache = {"a0": x}
@@ -266,14 +297,17 @@ def _forward(params: dict[str, Floats], x: Floats) -> dict[str, Floats]:
         z = a @ params[f"W{layer}"] + params[f"b{layer}"]
         cache[f"z{layer}"] = z
         if layer < num_layers:
-            a = cache[f"a{layer}"] = functional.relu(z)
+            a = cache[f"a{layer}"] = activation(z)
     cache["p"] = functional.softmax(z)
     cache["log_p"] = functional.log_softmax(z)
     return cache
 
 
 def _grads_reverse(
-    params: dict[str, Floats], cache: dict[str, Floats], y: Floats
+    params: dict[str, Floats],
+    cache: dict[str, Floats],
+    y: Floats,
+    activation_jacobian: Callable[[Floats], Floats],
 ) -> dict[str, Floats]:
     """Left to right: a row vector ``delta = dL/dz`` times one Jacobian after another."""
     num_layers = len(params) // 2
@@ -286,24 +320,34 @@ def _grads_reverse(
         grads[f"W{layer}"] = delta @ linear_weight_jacobian(cache[f"a{layer - 1}"], fan_out)
         grads[f"b{layer}"] = delta @ linear_bias_jacobian(fan_out, W.dtype)
         if layer > 1:  # dL/dz(l-1) = dL/dz(l) dz(l)/da(l-1) da(l-1)/dz(l-1)
-            delta = delta @ linear_input_jacobian(W) @ relu_jacobian(cache[f"z{layer - 1}"])
+            delta = delta @ linear_input_jacobian(W) @ activation_jacobian(cache[f"z{layer - 1}"])
     return grads
 
 
 def _grads_forward(
-    params: dict[str, Floats], cache: dict[str, Floats], y: Floats
+    params: dict[str, Floats],
+    cache: dict[str, Floats],
+    y: Floats,
+    activation_jacobian: Callable[[Floats], Floats],
 ) -> dict[str, Floats]:
     """Right to left: for each parameter, its Jacobian times one Jacobian after another."""
     num_layers = len(params) // 2
     grads = {}
     for layer in range(1, num_layers + 1):
         for kind in ("W", "b"):
-            grads[f"{kind}{layer}"] = _chain_right_to_left(params, cache, y, layer, kind)
+            grads[f"{kind}{layer}"] = _chain_right_to_left(
+                params, cache, y, activation_jacobian, layer, kind
+            )
     return grads
 
 
 def _chain_right_to_left(
-    params: dict[str, Floats], cache: dict[str, Floats], y: Floats, layer: int, kind: str
+    params: dict[str, Floats],
+    cache: dict[str, Floats],
+    y: Floats,
+    activation_jacobian: Callable[[Floats], Floats],
+    layer: int,
+    kind: str,
 ) -> Floats:
     """``dL/dtheta`` for ``theta`` = W or b of ``layer``: matrix times matrix, towards the loss."""
     num_layers = len(params) // 2
@@ -313,7 +357,7 @@ def _chain_right_to_left(
     else:
         M = linear_bias_jacobian(W.shape[1], W.dtype)  # dz(l)/db(l)
     for m in range(layer, num_layers):  # through the hidden layers above
-        M = relu_jacobian(cache[f"z{m}"]) @ M  # da(m)/dtheta
+        M = activation_jacobian(cache[f"z{m}"]) @ M  # da(m)/dtheta
         M = linear_input_jacobian(params[f"W{m + 1}"]) @ M  # dz(m+1)/dtheta
     p = cache["p"]
     M = softmax_jacobian(p) @ M  # dp/dtheta, (K, size of theta)

@@ -35,7 +35,8 @@ class Linear:
     Attributes
     ----------
     dW, db : ndarray
-        The gradients set by :meth:`backward`, shaped like ``W`` and ``b`` (zero before).
+        The gradients set by :meth:`backward`, shaped like ``W`` and ``b`` (zero before); the
+        same two arrays, overwritten by every backward pass.
     """
 
     def __init__(self, W: Floats, b: Floats) -> None:
@@ -47,28 +48,37 @@ class Linear:
         self.dW: Floats = np.zeros_like(self.W)
         self.db: Floats = np.zeros_like(self.b)
 
-    def forward(self, x: Floats) -> Floats:
-        """``x`` of shape (n, fan_in) -> ``z`` of shape (n, fan_out); caches ``x``."""
+    def forward(self, x: Floats, *, out: Floats | None = None) -> Floats:
+        """``x`` of shape (n, fan_in) -> ``z`` of shape (n, fan_out); caches ``x``.
+
+        ``z`` is written into ``out`` when it is given (an array of that shape and of the
+        weights' dtype), else into a new array.
+        """
         self.x = x
-        z = x @ self.W
+        z = np.matmul(x, self.W, out=out)
         z += self.b
         return z
 
     @overload
-    def backward(self, dz: Floats) -> Floats: ...
+    def backward(self, dz: Floats, *, out: Floats | None = None) -> Floats: ...
     @overload
     def backward(self, dz: Floats, *, need_input_grad: Literal[False]) -> None: ...
-    def backward(self, dz: Floats, *, need_input_grad: bool = True) -> Floats | None:
+    def backward(
+        self, dz: Floats, *, need_input_grad: bool = True, out: Floats | None = None
+    ) -> Floats | None:
         """Set ``dW = x^T dz`` and ``db = sum of the rows of dz``; return ``dx = dz W^T``.
 
-        ``dz`` of shape (n, fan_out) -> ``dx`` of shape (n, fan_in), or None when
-        ``need_input_grad`` is false (the first layer: nothing needs the input's gradient).
+        ``dz`` of shape (n, fan_out) -> ``dx`` of shape (n, fan_in), written into ``out`` when
+        it is given, or None when ``need_input_grad`` is false (the first layer: nothing needs
+        the input's gradient). ``dW`` and ``db`` are written into the same arrays at every
+        step: a new gradient the size of ``W`` would cost the allocation of fresh memory pages
+        on every step.
         """
         if self.x is None:
             raise RuntimeError("backward needs a forward first")
-        self.dW = self.x.T @ dz
-        self.db = dz.sum(axis=0)
-        return dz @ self.W.T if need_input_grad else None
+        np.matmul(self.x.T, dz, out=self.dW)
+        np.sum(dz, axis=0, out=self.db)
+        return np.matmul(dz, self.W.T, out=out) if need_input_grad else None
 
 
 class ReLU:
@@ -87,6 +97,33 @@ class ReLU:
         if self.a is None:
             raise RuntimeError("backward needs a forward first")
         da *= self.a > 0
+        return da
+
+
+class LeakyReLU:
+    """``a = z`` where ``z > 0``, else ``slope * z``; in place, like :class:`ReLU`.
+
+    Parameters
+    ----------
+    slope : float in [0, 1)
+        The slope for negative inputs (0 would be :class:`ReLU`).
+    """
+
+    def __init__(self, slope: float) -> None:
+        self.slope = check_fraction(slope, "the leaky ReLU slope")
+        self.negative: NDArray[np.bool_] | None = None
+
+    def forward(self, z: Floats) -> Floats:
+        """Return the activation, written into ``z``; caches where ``z <= 0``."""
+        self.negative = z <= 0
+        np.multiply(z, self.slope, out=z, where=self.negative)
+        return z
+
+    def backward(self, da: Floats) -> Floats:
+        """Return ``dz = da`` where ``z > 0``, else ``slope * da``, written into ``da``."""
+        if self.negative is None:
+            raise RuntimeError("backward needs a forward first")
+        np.multiply(da, self.slope, out=da, where=self.negative)
         return da
 
 

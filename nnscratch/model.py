@@ -1,5 +1,8 @@
 """The multilayer perceptron: Linear, ReLU (and Dropout) per hidden layer, softmax at the end.
 
+The hidden activation is ReLU, or leaky ReLU for the program this book started from
+(``activation="leaky_relu"``, slope :data:`LEAKY_RELU_SLOPE`).
+
 :meth:`MLP.train_step` is one step of the shortcut, the forward pass and backpropagation
 through the layers of :mod:`nnscratch.layers`, on a batch the caller has checked;
 :meth:`MLP.loss_and_grads` checks its inputs and takes that step. Models are saved and loaded
@@ -12,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -29,13 +33,19 @@ from ._checks import (
     check_layer_sizes,
 )
 from .functional import cross_entropy
-from .layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
+from .layers import Dropout, LeakyReLU, Linear, ReLU, SoftmaxCrossEntropy
 
 Floats = NDArray[np.floating]
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 """The dtypes a model computes in."""
 DTYPE_NAMES = tuple(dtype.name for dtype in DTYPES)
 """Their names, ``("float32", "float64")``: the choices of a recipe or a command line."""
+ACTIVATIONS = ("relu", "leaky_relu")
+"""The hidden layers' activations: ReLU, or leaky ReLU with slope :data:`LEAKY_RELU_SLOPE`."""
+LEAKY_RELU_SLOPE = 0.01
+"""The slope of leaky ReLU for negative inputs."""
+INITS = ("he", "uniform")
+"""The initialisations of the weights: He's normal, or uniform on [-1, 1)."""
 
 
 class MLP:
@@ -46,13 +56,19 @@ class MLP:
     sizes : sequence of int
         The layer widths, e.g. ``[784, 512, 10]``: at least an input and an output width.
     seed : int or numpy.random.Generator, optional
-        Seeds the He initialisation: weights normal with standard deviation ``sqrt(2 / fan_in)``,
-        drawn in float64 and then cast, so float32 and float64 models with one seed agree up to
-        rounding. Biases start at zero.
+        Seeds the initial weights, drawn in float64 and then cast, so float32 and float64
+        models with one seed agree up to rounding. Biases start at zero.
     dtype : float32 or float64
         The dtype of the parameters and of every computation.
     dropout : float in [0, 1)
         The dropout probability on every hidden layer's output, in training mode only.
+    activation : one of :data:`ACTIVATIONS`, "relu" or "leaky_relu"
+        The hidden layers' activation.
+    init : one of :data:`INITS`, "he" or "uniform"
+        He's initialisation, weights normal with variance ``2 / ((1 + s**2) fan_in)`` (``s``
+        the activation's slope for negative inputs: 0 for ReLU), or weights uniform on
+        [-1, 1), the choice of the program this book started from. The choice shapes only
+        the initial weights, so it is not kept in the model.
 
     Attributes
     ----------
@@ -70,39 +86,53 @@ class MLP:
         seed: int | np.random.Generator | None = None,
         dtype: DTypeLike = np.float64,
         dropout: float = 0.0,
+        activation: str = "relu",
+        init: str = "he",
     ) -> None:
         sizes = check_layer_sizes(sizes)
         dtype = _check_dtype(dtype)
+        slope = _slope(check_choice(activation, "activation", ACTIVATIONS))
+        check_choice(init, "init", INITS)
         rng = np.random.default_rng(seed)
         params = {}
         for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
-            W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+            if init == "he":
+                W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / ((1 + slope**2) * fan_in))
+            else:
+                W = rng.uniform(-1, 1, size=(fan_in, fan_out))
             params[f"W{layer}"] = W.astype(dtype)
             params[f"b{layer}"] = np.zeros(fan_out, dtype=dtype)
-        self._setup(params, dropout)
+        self._setup(params, dropout, activation)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, ArrayLike], *, dropout: float = 0.0) -> MLP:
+    def from_params(
+        cls, params: Mapping[str, ArrayLike], *, dropout: float = 0.0, activation: str = "relu"
+    ) -> MLP:
         """Build a model from copies of ``params`` (``"W1", "b1", ...``), checking their names,
         shapes (each layer's input width is the previous one's output width), dtype and values.
         """
         model = cls.__new__(cls)
-        model._setup(_checked_params(params), dropout)
+        model._setup(_checked_params(params), dropout, activation)
         return model
 
-    def _setup(self, params: dict[str, Floats], dropout: float) -> None:
+    def _setup(self, params: dict[str, Floats], dropout: float, activation: str) -> None:
         self.params = params
         self.dtype = params["W1"].dtype
         depth = len(params) // 2
         self.sizes = (len(params["W1"]),) + tuple(len(params[f"b{i}"]) for i in range(1, depth + 1))
         self.dropout = check_fraction(dropout, "the dropout probability")
+        self.activation = check_choice(activation, "activation", ACTIVATIONS)
         self.metadata: dict[str, Any] = {}
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
-        self._relus = [ReLU() for _ in range(depth - 1)]
+        self._activations = [_activation_layer(activation) for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
+        self._buffers: dict[int, _StepBuffers] = {}
 
     def __repr__(self) -> str:
-        return f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout})"
+        activation = "" if self.activation == "relu" else f", activation={self.activation!r}"
+        return (
+            f"MLP({list(self.sizes)}, dtype={self.dtype.name}, dropout={self.dropout}{activation})"
+        )
 
     def logits(self, x: ArrayLike) -> Floats:
         """The scores before the softmax, in evaluation mode: ``(n, sizes[0])`` -> ``(n, K)``.
@@ -235,14 +265,14 @@ class MLP:
         -------
         loss : float
         grads : dict of str to ndarray
-            Keyed and shaped like :attr:`params`.
+            Keyed and shaped like :attr:`params`; new arrays, the caller's to keep.
         """
         x = as_batch(x, features=self.sizes[0], dtype=self.dtype)
         labels = as_labels(y, num_classes=self.sizes[-1], n=len(x))
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng)}")
         loss, grads, _ = self.train_step(x, labels, rng=rng, label_smoothing=label_smoothing)
-        return loss, grads
+        return loss, {name: grad.copy() for name, grad in grads.items()}
 
     def train_step(
         self,
@@ -277,16 +307,19 @@ class MLP:
             step.
         logits : ndarray, shape (n, sizes[-1])
             The scores of the forward pass (after dropout, before the update): a training loop
-            counts its hits from them without a second forward pass.
+            counts its hits from them without a second forward pass. Like the gradients, an
+            array the next step overwrites (every step on ``n`` samples writes into the same
+            buffers).
         """
         self._check_step_batch(x, y)
+        buffers = self._step_buffers(len(x))
         loss_layer = SoftmaxCrossEntropy(label_smoothing)
-        logits = self._forward(x, rng)
+        logits = self._forward(x, rng, buffers.z)
         loss = loss_layer.forward(logits, y)
         delta = loss_layer.backward()
-        hidden = zip(self._linears[1:], self._relus, self._dropouts, strict=True)
-        for linear, relu, dropout in reversed(list(hidden)):
-            delta = relu.backward(dropout.backward(linear.backward(delta)))
+        hidden = zip(self._linears[1:], self._activations, self._dropouts, buffers.dx, strict=True)
+        for linear, activation, dropout, dx in reversed(list(hidden)):
+            delta = activation.backward(dropout.backward(linear.backward(delta, out=dx)))
         self._linears[0].backward(delta, need_input_grad=False)
         grads = {}
         for i, linear in enumerate(self._linears, start=1):
@@ -311,12 +344,32 @@ class MLP:
         if len(x) == 0:
             raise ValueError("train_step needs at least one sample to average the loss over")
 
-    def _forward(self, x: Floats, rng: np.random.Generator | None) -> Floats:
+    def _step_buffers(self, n: int) -> _StepBuffers:
+        """The buffers of a training step on ``n`` samples, allocated on its first step.
+
+        The buffers of the last ``_KEPT_BUFFERS`` batch sizes are kept (a training loop has
+        two: its batches and its last, smaller one).
+        """
+        buffers = self._buffers.pop(n, None)
+        if buffers is None:
+            buffers = _StepBuffers.allocate(n, self.sizes, self.dtype)
+        self._buffers[n] = buffers  # last: the most recently used
+        while len(self._buffers) > _KEPT_BUFFERS:
+            del self._buffers[next(iter(self._buffers))]
+        return buffers
+
+    def _forward(
+        self, x: Floats, rng: np.random.Generator | None, out: Sequence[Floats] | None = None
+    ) -> Floats:
+        """The logits of ``x``; each layer's ``z`` written into ``out`` (one array per layer),
+        or into new arrays."""
         a = x
-        hidden = zip(self._linears[:-1], self._relus, self._dropouts, strict=True)
-        for linear, relu, dropout in hidden:
-            a = dropout.forward(relu.forward(linear.forward(a)), rng)
-        return self._linears[-1].forward(a)
+        outs: Sequence[Floats | None] = [None] * len(self._linears) if out is None else out
+        # outs has one more entry than there are hidden layers: the last is the logits'.
+        layers = zip(self._linears[:-1], self._activations, self._dropouts, outs, strict=False)
+        for linear, activation, dropout, z in layers:
+            a = dropout.forward(activation.forward(linear.forward(a, out=z)), rng)
+        return self._linears[-1].forward(a, out=outs[-1])
 
     def copy_params(self) -> dict[str, Floats]:
         """A copy of every parameter array (e.g. to keep the best weights seen so far)."""
@@ -339,10 +392,10 @@ class MLP:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path``, a ``.npz`` model file, atomically.
 
-        The file holds the parameters and a header with the sizes, the dtype, the dropout and
-        :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and arrays are
-        converted to numbers and lists; tuples come back as lists; NaN and infinity are
-        refused). See :mod:`nnscratch.modelfile` for the layout.
+        The file holds the parameters and a header with the sizes, the dtype, the dropout, the
+        activation and :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and
+        arrays are converted to numbers and lists; tuples come back as lists; NaN and infinity
+        are refused). See :mod:`nnscratch.modelfile` for the layout.
 
         Raises
         ------
@@ -354,6 +407,7 @@ class MLP:
             "sizes": list(self.sizes),
             "dtype": self.dtype.name,
             "dropout": self.dropout,
+            "activation": self.activation,
             "metadata": self.metadata,
         }
         try:
@@ -369,20 +423,21 @@ class MLP:
         Returns
         -------
         MLP
-            With the saved weights, dropout and ``metadata``; it predicts exactly as the saved
-            model did.
+            With the saved weights, dropout, activation and ``metadata``; it predicts exactly
+            as the saved model did.
 
         Raises
         ------
         nnscratch.modelfile.ModelFileError
             If the file is not a valid model file (see :func:`nnscratch.modelfile.load`), or
-            its header does not describe a network (sizes, dtype, dropout, metadata) or not
-            the one its arrays make.
+            its header does not describe a network (sizes, dtype, dropout, activation,
+            metadata) or not the one its arrays make.
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
         arrays, header = modelfile.load(path, check=_check_file)
-        model = cls.from_params(arrays, dropout=header["dropout"])
+        activation = header.get("activation", "relu")  # files from before leaky ReLU: ReLU
+        model = cls.from_params(arrays, dropout=header["dropout"], activation=activation)
         model.metadata = header["metadata"]
         return model
 
@@ -403,6 +458,39 @@ def _softmax_at_scale(z: Floats, log_scale: NDArray[np.float64]) -> Floats:
     with np.errstate(divide="ignore", over="ignore"):
         scaled = -np.exp(np.log(-gaps) + log_scale[:, None])
     return kernels.softmax(scaled).astype(z.dtype)
+
+
+def _slope(activation: str) -> float:
+    """The activation's slope for negative inputs: 0 for ReLU."""
+    return LEAKY_RELU_SLOPE if activation == "leaky_relu" else 0.0
+
+
+_KEPT_BUFFERS = 2
+"""Batch sizes whose training-step buffers a model keeps."""
+
+
+@dataclass(frozen=True)
+class _StepBuffers:
+    """What a training step on ``n`` samples writes into: ``z`` per layer, ``(n, sizes[l])``,
+    and ``dx`` per layer after the first, ``(n, sizes[l - 1])``.
+
+    Allocated once and reused from step to step: the step's products write into them
+    instead of into new arrays.
+    """
+
+    z: list[Floats]
+    dx: list[Floats]
+
+    @classmethod
+    def allocate(cls, n: int, sizes: Sequence[int], dtype: np.dtype) -> _StepBuffers:
+        return cls(
+            z=[np.empty((n, width), dtype) for width in sizes[1:]],
+            dx=[np.empty((n, width), dtype) for width in sizes[1:-1]],
+        )
+
+
+def _activation_layer(activation: str) -> ReLU | LeakyReLU:
+    return LeakyReLU(LEAKY_RELU_SLOPE) if activation == "leaky_relu" else ReLU()
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -497,6 +585,7 @@ def _check_file_header(header: dict[str, Any]) -> None:
             raise ValueError(
                 f"metadata[{key!r}] must be {names}, got {type(value).__name__} {value!r:.80}"
             )
+    check_choice(header.get("activation", "relu"), "activation", ACTIVATIONS)
 
 
 def _check_file_arrays(arrays: Mapping[str, Any], header: dict[str, Any]) -> None:

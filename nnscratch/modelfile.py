@@ -7,7 +7,7 @@ nnscratch that wrote it; the rest is the caller's. :meth:`nnscratch.model.MLP.sa
 weights ``W1``, ``b1``, ``W2``, ... and describes them in the header::
 
     {"format": "nnscratch-mlp", "format_version": 1, "nnscratch_version": "0.1.0",
-     "sizes": [784, 512, 10], "dtype": "float32", "dropout": 0.1,
+     "sizes": [784, 512, 10], "dtype": "float32", "dropout": 0.1, "activation": "relu",
      "metadata": {...}}     # the model's free-form metadata: recipe, preprocessing, metrics
 
 This module knows the container, not the model: :func:`load` is the one gate a file passes.

@@ -15,12 +15,15 @@ mode, so every :data:`FLUSH_EVERY` steps the optimizer sets the kept values smal
 ``sqrt(tiny)`` (1e-19 in float32) to zero, long before they could turn subnormal. They are far
 too small to matter: the change of a weight they would cause is below ``lr * 1e-11``.
 
-Weight decay is the L2 penalty ``(weight_decay / 2) * ||W||^2`` added to the loss for every weight
-matrix (any parameter with two or more dimensions; biases are not decayed). Its gradient
-``weight_decay * W`` is added to the loss gradient before the update, which is the classic
-"coupled" weight decay (for Adam this is L2 regularisation, not AdamW). :func:`l2_penalty`
-computes the penalty itself, so that ``loss + l2_penalty(params, weight_decay)`` can be checked
-against finite differences.
+Weight decay acts on every weight matrix (any parameter with two or more dimensions; biases
+are not decayed), in one of two ways. :class:`SGD` and :class:`Adam` use the classic "coupled"
+form: the L2 penalty ``(weight_decay / 2) * ||W||^2`` is added to the loss, so its gradient
+``weight_decay * W`` is added to the loss gradient before the update (for Adam this is L2
+regularisation, whose pull Adam rescales like any gradient). :func:`l2_penalty` computes the
+penalty itself, so that ``loss + l2_penalty(params, weight_decay)`` can be checked against
+finite differences. :class:`AdamW` uses the "decoupled" form of Loshchilov and Hutter: every
+step shrinks each weight matrix by the factor ``1 - lr * weight_decay``, apart from Adam's step
+on the loss gradient, which never sees the decay.
 
 A schedule is any callable ``schedule(step, total_steps) -> lr`` giving the learning rate of
 step ``step`` (counted from 0) out of ``total_steps``.
@@ -67,6 +70,8 @@ class Optimizer:
 
     A subclass fills in its rule, :meth:`update`, and names the arrays it keeps between steps,
     :meth:`state_names`; :meth:`step` does the rest (checks, state, weight decay, blocks).
+    A subclass that sets :attr:`decoupled_weight_decay` shrinks the weights instead of adding
+    the decay to the gradient.
 
     Parameters
     ----------
@@ -84,11 +89,16 @@ class Optimizer:
         The number of steps taken.
     """
 
+    decoupled_weight_decay = False
+    """Whether weight decay shrinks the weights directly (AdamW) rather than adding
+    ``weight_decay * W`` to the gradient."""
+
     def __init__(self, lr: float, *, weight_decay: float = 0.0) -> None:
         self.lr = lr
         self.weight_decay = check_non_negative(weight_decay, "weight_decay")
         self.state: dict[str, dict[str, Floats]] = {}
         self.steps = 0
+        self._blocks: dict[str, tuple[tuple[Floats, ...], list[tuple[Floats, ...]]]] = {}
 
     @property
     def lr(self) -> float:
@@ -123,9 +133,9 @@ class Optimizer:
                     f"{param.dtype} like the parameter, got {grad.shape} and {grad.dtype}"
                 )
             state = self._state(name, param)
-            grad = self._decayed(param, grad, state)
-            kept = (state[key] for key in ("scratch", *self.state_names()))
-            for block in _blocks(param, grad, *kept):
+            if self.decoupled_weight_decay and self.weight_decay > 0 and is_decayed(param):
+                param *= 1 - self.lr * self.weight_decay
+            for block in self._blocks_of(name, param, self._decayed(param, grad, state), state):
                 self.update(*block)
         if self.steps % FLUSH_EVERY == 0:
             self.flush_tiny_state()
@@ -155,7 +165,8 @@ class Optimizer:
         state = self.state.get(name)
         if state is None:
             names = ["scratch", *self.state_names()]
-            if self.weight_decay > 0 and is_decayed(param):
+            coupled = self.weight_decay > 0 and not self.decoupled_weight_decay
+            if coupled and is_decayed(param):
                 names.append("decayed")
             state = self.state[name] = {key: np.zeros_like(param) for key in names}
         elif state["scratch"].shape != param.shape or state["scratch"].dtype != param.dtype:
@@ -164,6 +175,19 @@ class Optimizer:
                 f"{state['scratch'].dtype} to {param.shape} and {param.dtype} between steps"
             )
         return state
+
+    def _blocks_of(
+        self, name: str, param: Floats, grad: Floats, state: dict[str, Floats]
+    ) -> list[tuple[Floats, ...]]:
+        """The blocks :meth:`update` is called with: views of ``param``, ``grad``, the scratch
+        buffer and the kept state, cut once and kept for as long as the same arrays come (a
+        model passes the same gradient arrays at every step; a view keeps its array alive, so
+        a new array is never mistaken for one seen before)."""
+        arrays = (param, grad, *(state[key] for key in ("scratch", *self.state_names())))
+        cached = self._blocks.get(name)
+        if cached is None or any(a is not b for a, b in zip(cached[0], arrays, strict=True)):
+            cached = self._blocks[name] = (arrays, list(_blocks(*arrays)))
+        return cached[1]
 
     def flush_tiny_state(self) -> None:
         """Set the kept state values smaller than ``sqrt(tiny)`` to zero (see the module notes)."""
@@ -308,6 +332,35 @@ class Adam(Optimizer):
 
     def _describe(self) -> str:
         return f"{super()._describe()}, betas={self.betas!r}, eps={self.eps!r}"
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019).
+
+    Each step first shrinks every weight matrix ``W`` (not the biases), then takes Adam's step
+    on the loss gradient alone::
+
+        W = W * (1 - lr * weight_decay)
+        W = W - lr * m_hat / (sqrt(v_hat) + eps)     # m, v from the loss gradient only
+
+    so the decay is the same relative shrinkage for every weight, whatever the size of its
+    gradient, where Adam's coupled L2 (:class:`Adam` with ``weight_decay``) is divided by
+    ``sqrt(v_hat)`` like the rest of the gradient. The decay is scaled by the learning rate
+    of the step, which a schedule sets, as in PyTorch's ``AdamW``.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, finite and > 0.
+    betas : (float, float), each in [0, 1)
+    eps : float
+        Added to ``sqrt(v_hat)``, > 0.
+    weight_decay : float
+        The decay rate, >= 0: the weights shrink by ``lr * weight_decay`` of themselves per
+        step.
+    """
+
+    decoupled_weight_decay = True
 
 
 class ConstantSchedule:

@@ -46,3 +46,14 @@ def test_hostile_inputs_prints_the_peak_memory_of_each(capsys):
     assert lines[0].split() == ["input", "after", "imports", "peak", "RSS", "what", "came", "out"]
     assert "ModelFileError: FILE: entry 'W1.npy' is encrypted" in lines[2]
     assert "ValueError: FILE: the image is too large: 10000 x 10000" in lines[3]
+
+
+@pytest.mark.slow  # a square 2048^3 product per epoch and the prediction of 10,000 images
+def test_epoch_prints_the_tables_and_the_ceiling_against_the_targets(capsys):
+    argv = ["--batch-sizes", "128", "--dtypes", "float32", "--epochs", "1", "--fraction", "0.005"]
+    load("epoch").main(argv)
+    out = capsys.readouterr().out
+    assert "BLAS" in out and "forward extras" in out
+    assert "sgd, batch 128, float32" in out and "<= 1.33" in out
+    assert "adam, batch 256, float32" in out and "<= 1.40" in out
+    assert "predict 10,000, float32" in out and "<= 1.20" in out

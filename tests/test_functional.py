@@ -11,6 +11,8 @@ from nnscratch.functional import (
     cross_entropy,
     cross_entropy_grad_logits,
     cross_entropy_grad_proba,
+    leaky_relu,
+    leaky_relu_grad,
     log_softmax,
     one_hot,
     relu,
@@ -41,6 +43,22 @@ def test_relu_and_its_derivative():
     z = np.array([-2.0, -0.0, 0.0, 0.5, 3.0])
     assert_array_equal(relu(z), [0, 0, 0, 0.5, 3])
     assert_array_equal(relu_grad(z), [0, 0, 0, 1, 1])
+
+
+def test_leaky_relu_and_its_derivative():
+    z = np.array([-2.0, -0.0, 0.0, 0.5, 3.0])
+    assert_array_equal(leaky_relu(z), [-0.02, 0, 0, 0.5, 3])
+    assert_array_equal(leaky_relu_grad(z), [0.01, 0.01, 0.01, 1, 1])
+    assert_array_equal(leaky_relu(z, slope=0.0), relu(z))
+    assert_array_equal(leaky_relu_grad(z, slope=0.25), [0.25, 0.25, 0.25, 1, 1])
+
+
+def test_leaky_relu_derivative_matches_finite_differences_off_the_kink():
+    z = np.array([-3.0, -0.7, -0.01, 0.02, 0.9, 4.0])
+    numeric = np.diag(
+        [numerical_gradient(lambda v, i=i: float(leaky_relu(v)[i]), z.copy())[i] for i in range(6)]
+    )
+    assert relative_error(np.diag(leaky_relu_grad(z)), numeric) < 1e-9
 
 
 def test_softmax_known_values():
@@ -190,6 +208,8 @@ def test_cross_entropy_grad_proba_is_undefined_at_zero_for_the_true_class():
 EVERY_FUNCTION = [
     lambda z: relu(z),
     lambda z: relu_grad(z),
+    lambda z: leaky_relu(z),
+    lambda z: leaky_relu_grad(z),
     lambda z: softmax(z),
     lambda z: log_softmax(z),
     lambda z: softmax_jacobian(softmax(z)),
@@ -212,6 +232,9 @@ INVALID = [
     (lambda: softmax(np.zeros((2, 0))), "at least one class"),
     (lambda: softmax(np.array([1, 2])), "real floating-point"),
     (lambda: relu(np.array([1 + 2j])), "real floating-point"),
+    (lambda: leaky_relu(np.array([1, 2])), "real floating-point"),
+    (lambda: leaky_relu(np.zeros(2), slope=1.0), r"slope must lie in \[0, 1\)"),
+    (lambda: leaky_relu_grad(np.zeros(2), slope=-0.1), "slope must lie in"),
     (lambda: log_softmax(np.array([True])), "real floating-point"),
     (lambda: softmax_jacobian(np.float64(0.5)), "must have 1 dimension"),
     (lambda: cross_entropy(np.zeros(3), [0]), "must have 2 dimension"),

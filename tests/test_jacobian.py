@@ -38,11 +38,12 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> 
 # --- The whole chain ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("order", jac.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
-def test_equals_the_shortcut(sizes, order, label_smoothing):
-    model, x, y = make_problem(sizes)
+def test_equals_the_shortcut(sizes, order, label_smoothing, activation):
+    model, x, y = make_problem(sizes, activation=activation)
     loss, grads = jac.loss_and_grads(model, x, y, order=order, label_smoothing=label_smoothing)
     expected_loss, expected = model.loss_and_grads(x, y, label_smoothing=label_smoothing)
     assert isinstance(loss, float)
@@ -53,10 +54,11 @@ def test_equals_the_shortcut(sizes, order, label_smoothing):
         assert relative_error(grad, expected[name]) <= TOLERANCE
 
 
+@pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
 @pytest.mark.parametrize("order", jac.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
-def test_equals_finite_differences(sizes, order):
-    model, x, y = make_problem(sizes, seed=1)
+def test_equals_finite_differences(sizes, order, activation):
+    model, x, y = make_problem(sizes, seed=1, activation=activation)
     _, grads = jac.loss_and_grads(model, x, y, order=order)
     for name, param in model.params.items():
         numeric = numerical_gradient(lambda _: model.loss(x, y), param)
@@ -158,11 +160,20 @@ def test_relu_jacobian_is_diagonal():
     assert relative_error(jacobian, numeric) <= TOLERANCE
 
 
+def test_leaky_relu_jacobian_is_diagonal():
+    z = np.array([-2.0, -0.5, 0.25, 3.0, 1.0])
+    jacobian = jac.leaky_relu_jacobian(z)
+    np.testing.assert_array_equal(jacobian, np.diag([0.01, 0.01, 1.0, 1.0, 1.0]))
+    numeric = numerical_jacobian(ns.functional.leaky_relu, z)
+    assert relative_error(jacobian, numeric) <= TOLERANCE
+
+
 def test_step_jacobians_keep_float32():
     x = np.ones(3, dtype=np.float32)
     p = np.full(3, 1 / 3, dtype=np.float32)
     assert jac.linear_weight_jacobian(x, 2).dtype == np.float32
     assert jac.relu_jacobian(x).dtype == np.float32
+    assert jac.leaky_relu_jacobian(x).dtype == np.float32
     assert jac.softmax_jacobian(p).dtype == np.float32
     assert jac.cross_entropy_jacobian(p, p).dtype == np.float32
 

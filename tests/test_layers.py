@@ -11,7 +11,7 @@ from nnscratch.functional import (
     one_hot,
 )
 from nnscratch.gradcheck import numerical_gradient, relative_error
-from nnscratch.layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
+from nnscratch.layers import Dropout, LeakyReLU, Linear, ReLU, SoftmaxCrossEntropy
 
 
 @pytest.fixture
@@ -35,6 +35,20 @@ def test_linear_forward_and_backward(rng):
     assert layer.backward(dz, need_input_grad=False) is None
 
 
+def test_linear_writes_into_given_buffers_and_its_own_gradients(rng):
+    W, b, x = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 4))
+    dz, z, dx = rng.normal(size=(5, 3)), np.empty((5, 3)), np.empty((5, 4))
+    layer = Linear(W, b)
+    dW, db = layer.dW, layer.db
+    assert layer.forward(x, out=z) is z
+    assert_allclose(z, x @ W + b, rtol=1e-15)
+    assert layer.backward(dz, out=dx) is dx
+    assert_allclose(dx, dz @ W.T, rtol=1e-15)
+    assert layer.dW is dW and layer.db is db  # overwritten, not replaced
+    assert_allclose(dW, x.T @ dz, rtol=1e-15)
+    assert_allclose(db, dz.sum(axis=0), rtol=1e-15)
+
+
 def test_linear_holds_references_so_in_place_updates_are_seen(rng):
     W, b, x = rng.normal(size=(2, 2)), np.zeros(2), rng.normal(size=(3, 2))
     layer = Linear(W, b)
@@ -56,6 +70,37 @@ def test_relu_forward_and_backward_in_place():
     assert_array_equal(a, [[0, 2], [0, 3]])
     da = np.ones((2, 2))
     assert_array_equal(relu.backward(da), [[0, 1], [0, 1]])
+
+
+def test_leaky_relu_forward_and_backward_in_place():
+    z = np.array([[-1.0, 2.0], [0.0, -3.0]], dtype=np.float32)
+    leaky = LeakyReLU(0.1)
+    a = leaky.forward(z)
+    assert a is z and a.dtype == np.float32
+    assert_allclose(a, [[-0.1, 2], [0, -0.3]], rtol=1e-7)
+    da = np.ones((2, 2), dtype=np.float32)
+    grad = leaky.backward(da)
+    assert grad is da
+    assert_allclose(grad, [[0.1, 1], [0.1, 0.1]], rtol=1e-7)
+
+
+def test_leaky_relu_backward_matches_finite_differences(rng):
+    z, da = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    leaky = LeakyReLU(0.01)
+    leaky.forward(z.copy())
+    dz = leaky.backward(da.copy())
+
+    def loss(v):
+        return float((LeakyReLU(0.01).forward(v.copy()) * da).sum())
+
+    assert relative_error(dz, numerical_gradient(loss, z)) < 1e-9
+
+
+def test_leaky_relu_refuses_a_bad_slope_and_a_backward_first():
+    with pytest.raises(ValueError, match="slope"):
+        LeakyReLU(1.0)
+    with pytest.raises(RuntimeError, match="forward first"):
+        LeakyReLU(0.01).backward(np.ones(2))
 
 
 def test_dropout_is_the_identity_without_rng():

@@ -52,6 +52,20 @@ def test_shapes_and_he_initialisation():
     assert repr(model) == "MLP([2000, 300, 10], dtype=float64, dropout=0.0)"
 
 
+def test_he_initialisation_for_leaky_relu_and_the_uniform_one():
+    leaky = MLP([2000, 300, 10], seed=0, activation="leaky_relu")
+    relu = MLP([2000, 300, 10], seed=0)
+    for name in ("W1", "W2"):  # the same draws, with He's gain 2 / (1 + 0.01**2) for leaky ReLU
+        assert_allclose(leaky.params[name], relu.params[name] / np.sqrt(1.0001), rtol=1e-14)
+    uniform = MLP([2000, 300, 10], seed=0, init="uniform", dtype=np.float32)
+    W = uniform.params["W1"]
+    assert W.dtype == np.float32 and W.min() >= -1 and W.max() < 1
+    assert abs(W.var() - 1 / 3) < 0.01 and not uniform.params["b2"].any()
+    assert (
+        repr(leaky) == "MLP([2000, 300, 10], dtype=float64, dropout=0.0, activation='leaky_relu')"
+    )
+
+
 def test_same_seed_same_params_in_either_dtype():
     first, second = MLP([5, 7, 3], seed=4), MLP([5, 7, 3], seed=4)
     single = MLP([5, 7, 3], seed=4, dtype=np.float32)
@@ -78,6 +92,26 @@ def test_shortcut_matches_finite_differences(sizes, label_smoothing, gradient_er
     assert set(errors) == set(model.params)
     gradient_errors.extend(errors.values())
     assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("sizes", SHAPES)
+def test_leaky_relu_shortcut_matches_finite_differences(sizes, gradient_errors):
+    model = MLP(sizes, seed=1, activation="leaky_relu")
+    x, y = batch(sizes)
+    errors = check_model(model, x, y, label_smoothing=0.05)
+    gradient_errors.extend(errors.values())
+    assert max(errors.values()) <= 1e-7, errors
+
+
+def test_leaky_relu_changes_the_function_and_its_gradients():
+    relu = MLP([5, 7, 3], seed=3)
+    leaky = MLP.from_params(relu.params, activation="leaky_relu")
+    x, y = batch([5, 7, 3], n=20)
+    negative = x @ relu.params["W1"] < 0  # units where the two activations differ
+    assert negative.any()
+    expected = np.where(negative, 0.01, 1) * (x @ relu.params["W1"]) @ relu.params["W2"]
+    assert_allclose(leaky.logits(x), expected, rtol=1e-12)
+    assert not np.allclose(leaky.loss_and_grads(x, y)[1]["W1"], relu.loss_and_grads(x, y)[1]["W1"])
 
 
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
@@ -157,6 +191,29 @@ def test_train_step_is_the_checked_step_and_returns_the_logits():
     assert not np.allclose(logits, model.logits(x))
     plain = MLP([5, 7, 3], seed=0)
     assert_array_equal(plain.train_step(x, y)[2], plain.logits(x))
+
+
+def test_loss_and_grads_returns_gradients_the_next_step_leaves_alone():
+    model = MLP([5, 7, 3], seed=0)
+    x, y = batch(model.sizes)
+    _, first = model.loss_and_grads(x, y)
+    kept = {name: grad.copy() for name, grad in first.items()}
+    model.loss_and_grads(x[::-1] * 2, y)
+    for name, grad in first.items():
+        assert_array_equal(grad, kept[name])
+
+
+def test_train_steps_on_one_batch_size_reuse_their_arrays():
+    model = MLP([5, 7, 3], seed=0)
+    x, y = batch(model.sizes)
+    _, grads, logits = model.train_step(x, y)
+    logits_kept = logits.copy()
+    _, again, logits_again = model.train_step(x, y)
+    assert logits_again is logits and all(again[name] is grads[name] for name in grads)
+    assert_array_equal(logits_again, logits_kept)  # the same step: the same values
+    _, _, small = model.train_step(x[:3], y[:3])
+    assert small.shape == (3, 3)
+    assert_array_equal(model.train_step(x, y)[2], logits_kept)
 
 
 @pytest.mark.parametrize(
@@ -264,8 +321,8 @@ def test_set_params_checks_everything_before_copying_anything():
         assert_array_equal(value, before[name])
 
 
-def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25) -> MLP:
-    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout)
+def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25, activation="relu") -> MLP:
+    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout, activation=activation)
     model.metadata = {
         "recipe": {"hidden": (7, 5), "lr": 1e-3},
         "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
@@ -274,16 +331,19 @@ def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25) -> MLP:
     return model
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_save_and_load_predict_bit_for_bit(tmp_path, dtype):
-    model = make_model(dtype)
+@pytest.mark.parametrize(
+    ("dtype", "activation"),
+    [(np.float32, "relu"), (np.float64, "relu"), (np.float64, "leaky_relu")],
+)
+def test_save_and_load_predict_bit_for_bit(tmp_path, dtype, activation):
+    model = make_model(dtype, activation=activation)
     path = tmp_path / "model.npz"
     model.save(path)
     loaded = MLP.load(path)
     x = np.random.default_rng(1).normal(size=(20, 12)).astype(dtype)
     assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
     assert loaded.sizes == model.sizes and loaded.dtype == model.dtype
-    assert loaded.dropout == model.dropout
+    assert loaded.dropout == model.dropout and loaded.activation == activation
     for name, value in model.params.items():
         assert_array_equal(loaded.params[name], value)
         assert loaded.params[name].dtype == dtype and loaded.params[name].flags.writeable
@@ -317,7 +377,7 @@ def test_the_header_describes_the_network(saved):
     assert sorted(arrays) == ["W1", "W2", "W3", "b1", "b2", "b3"]
     assert header["format"] == "nnscratch-mlp" and header["format_version"] == 1
     assert header["sizes"] == [12, 7, 5, 3] and header["dtype"] == "float32"
-    assert header["dropout"] == 0.25
+    assert header["dropout"] == 0.25 and header["activation"] == "relu"
     assert header["metadata"]["preprocessing"] == {"scale": 1 / 255, "shape": [12]}
 
 
@@ -349,6 +409,8 @@ def test_save_refuses_parameters_that_left_the_network(tmp_path):
         ({"dropout": 1.0}, r"dropout must lie in \[0, 1\)"),
         ({"dropout": True}, "dropout must be a real number"),
         ({"metadata": [1]}, "metadata must be a JSON object"),
+        ({"activation": "tanh"}, "activation must be one of 'relu', 'leaky_relu', got 'tanh'"),
+        ({"activation": None}, "activation must be one of"),
     ],
 )
 def test_load_checks_the_header(saved, tmp_path, change, message):
@@ -357,7 +419,7 @@ def test_load_checks_the_header(saved, tmp_path, change, message):
         MLP.load(rewritten(tmp_path / "m.npz", arrays, header | change))
 
 
-@pytest.mark.parametrize("key", ["sizes", "dtype", "dropout", "metadata"])
+@pytest.mark.parametrize("key", ["sizes", "dtype", "dropout", "activation", "metadata"])
 def test_load_needs_every_key(saved, tmp_path, key):
     _, arrays, header = saved
     del header[key]
@@ -422,6 +484,8 @@ def test_load_is_what_the_command_line_and_the_book_use(tmp_path):
         ({"sizes": [4, 2], "dtype": np.float16}, "float32 or float64"),
         ({"sizes": [4, 2], "dropout": 1.0}, "dropout probability"),
         ({"sizes": [4, 2], "dropout": -0.5}, "dropout probability"),
+        ({"sizes": [4, 2], "activation": "tanh"}, "activation must be one of"),
+        ({"sizes": [4, 2], "init": "glorot"}, "init must be one of 'he', 'uniform'"),
     ],
 )
 def test_constructor_refuses_bad_arguments(kwargs, message):

@@ -12,6 +12,7 @@ from nnscratch.gradcheck import numerical_gradient, relative_error
 from nnscratch.optim import (
     SGD,
     Adam,
+    AdamW,
     ConstantSchedule,
     CosineSchedule,
     Optimizer,
@@ -57,6 +58,60 @@ def test_optimisers_reach_the_known_minimum_of_a_quadratic(name, weight_decay):
     params = minimise(optimizer, 1000, schedule)
     np.testing.assert_allclose(params["W"], A * W_STAR / (A + weight_decay), atol=1e-4)
     np.testing.assert_allclose(params["b"], B_STAR, atol=1e-4)
+
+
+def test_adamw_steps_by_hand():
+    """Three steps of decoupled decay, then Adam's step on the loss gradient alone."""
+    rng = np.random.default_rng(3)
+    W, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    gradients = [(rng.standard_normal((3, 4)), rng.standard_normal(4)) for _ in range(3)]
+    lr, wd, (beta1, beta2), eps = 1e-2, 0.3, (0.9, 0.999), 1e-8
+    expected = {"W": W.copy(), "b": b.copy()}
+    moments = {
+        name: [np.zeros_like(value), np.zeros_like(value)] for name, value in expected.items()
+    }
+    for t, (gW, gb) in enumerate(gradients, start=1):
+        for name, g in (("W", gW), ("b", gb)):
+            m, v = moments[name]
+            m[...] = beta1 * m + (1 - beta1) * g
+            v[...] = beta2 * v + (1 - beta2) * g**2
+            if name == "W":  # biases are not decayed
+                expected[name] *= 1 - lr * wd
+            step = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+            expected[name] -= lr * step
+    params, optimizer = {"W": W.copy(), "b": b.copy()}, AdamW(lr, weight_decay=wd)
+    for gW, gb in gradients:
+        optimizer.step(params, {"W": gW, "b": gb})
+    for name, value in expected.items():
+        np.testing.assert_allclose(params[name], value, rtol=1e-12, atol=1e-15)
+    assert "decayed" not in optimizer.state["W"]  # no decayed gradient to keep
+    assert repr(optimizer) == ("AdamW(lr=0.01, weight_decay=0.3, betas=(0.9, 0.999), eps=1e-08)")
+
+
+def test_adamw_decay_is_the_same_shrinkage_for_every_weight_unlike_adams_l2():
+    """With no loss gradient, AdamW shrinks every weight by the factor 1 - lr * wd per step;
+    Adam's coupled L2 divides the decay by its own size and moves every weight by about lr."""
+    W = np.array([[1e-3, 1.0, 100.0]])
+    decoupled, coupled = {"W": W.copy()}, {"W": W.copy()}
+    adamw, adam = AdamW(1e-2, weight_decay=0.5), Adam(1e-2, weight_decay=0.5)
+    for _ in range(10):
+        adamw.step(decoupled, {"W": np.zeros_like(W)})
+        adam.step(coupled, {"W": np.zeros_like(W)})
+    np.testing.assert_allclose(decoupled["W"], W * (1 - 1e-2 * 0.5) ** 10, rtol=1e-12)
+    moved = W - coupled["W"]
+    np.testing.assert_allclose(moved[0, 1:], 10 * 1e-2, rtol=1e-2)  # sign steps of size lr
+    assert coupled["W"][0, 0] < 0  # the smallest weight overshoots zero
+
+
+def test_adamw_without_decay_is_adam():
+    rng = np.random.default_rng(4)
+    gradients = [rng.standard_normal((2, 3)) for _ in range(4)]
+    first, second = {"W": np.ones((2, 3))}, {"W": np.ones((2, 3))}
+    adamw, adam = AdamW(1e-2), Adam(1e-2)
+    for g in gradients:
+        adamw.step(first, {"W": g})
+        adam.step(second, {"W": g})
+    np.testing.assert_array_equal(first["W"], second["W"])
 
 
 def test_one_adam_step_by_hand():
@@ -179,6 +234,7 @@ def test_l2_penalty_by_hand():
         lambda: SGD(0.1),
         lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
         lambda: Adam(1e-3, weight_decay=1e-2),
+        lambda: AdamW(1e-3, weight_decay=1e-2),
     ],
 )
 def test_float32_stays_float32(make):
@@ -223,6 +279,8 @@ def test_step_refuses_mismatched_gradients():
         (lambda: Adam(eps=0.0), "eps"),
         (lambda: Adam(lr=-1.0), "lr"),
         (lambda: Adam(weight_decay=-1.0), "weight_decay"),
+        (lambda: AdamW(weight_decay=-1.0), "weight_decay"),
+        (lambda: AdamW(eps=-1.0), "eps"),
         (lambda: ConstantSchedule(0.0), "lr"),
         (lambda: StepSchedule(0.1, step_size=0), "step_size"),
         (lambda: StepSchedule(0.1, step_size=10, gamma=0.0), "gamma"),
@@ -306,3 +364,24 @@ def test_flushing_zeroes_only_values_below_the_square_root_of_tiny():
     decay = np.float32(0.5) ** (ns.optim.FLUSH_EVERY - 1)
     assert velocity[0] == velocity[1] == 0  # 1e-19 * 0.5**63 is already below sqrt(tiny)
     assert velocity[2] == pytest.approx(decay, rel=1e-5)  # the normal value is untouched
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(0.01)])
+def test_steps_follow_the_arrays_they_are_given(make):
+    """Blocks are cut once per set of arrays: new gradient arrays or a new state are seen."""
+    rng = np.random.default_rng(0)
+    gradients = [rng.normal(size=(300, 300)) for _ in range(3)]
+    same, fresh = {"W": np.ones((300, 300))}, {"W": np.ones((300, 300))}
+    reused, optimizer, reference = np.empty((300, 300)), make(), make()
+    for g in gradients:  # the same gradient array, overwritten, against a new one each step
+        reused[...] = g
+        optimizer.step(same, {"W": reused})
+        reference.step(fresh, {"W": g.copy()})
+    np.testing.assert_array_equal(same["W"], fresh["W"])
+    optimizer.state = {}  # a reset state is the state of a new optimizer
+    optimizer.steps = 0
+    again = make()
+    start = same["W"].copy()
+    optimizer.step(same, {"W": gradients[0]})
+    again.step(restart := {"W": start}, {"W": gradients[0]})
+    np.testing.assert_array_equal(same["W"], restart["W"])

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 import nnscratch as ns
 from nnscratch.augment import Distortions
-from nnscratch.optim import SGD, Adam, ConstantSchedule, CosineSchedule, StepSchedule
+from nnscratch.optim import SGD, Adam, AdamW, ConstantSchedule, CosineSchedule, StepSchedule
 from nnscratch.recipes import (
     AUGMENTED,
     OPTIMIZERS,
@@ -40,6 +40,9 @@ from nnscratch.recipes import (
         ({"warmup_epochs": 30, "epochs": 20}, "warmup_epochs"),
         ({"validation_size": -1}, "validation_size"),
         ({"validation_size": 2.5}, "validation_size"),
+        ({"activation": "tanh"}, "activation"),
+        ({"init": "glorot"}, "init"),
+        ({"optimizer": "adamw", "weight_decay": -0.1}, "weight_decay"),
     ],
 )
 def test_recipe_checks_its_fields(change, match):
@@ -164,7 +167,7 @@ def test_the_augmented_recipe_reaches_98_9_percent_on_mnist(mnist):
 
 def test_every_choice_builds_what_it_names():
     built = {name: type(Recipe(optimizer=name).build_optimizer()) for name in OPTIMIZERS}
-    assert built == {"adam": Adam, "sgd": SGD}
+    assert built == {"adam": Adam, "adamw": AdamW, "sgd": SGD}
     schedules = {name: type(Recipe(schedule=name).build_schedule(10)) for name in SCHEDULES}
     assert schedules == {
         "cosine": CosineSchedule,
@@ -270,3 +273,49 @@ def test_the_measurement_of_the_defaults_is_of_the_defaults():
         assert 0 < run["training_seconds"] < run["command_seconds"]
         assert 0.985 <= run["test_accuracy"] <= 1  # what the recipe promises
     assert record["machine"]["cores"] >= 1 and record["machine"]["blas"]
+
+
+def test_split_seed_fixes_the_validation_images_across_seeds():
+    rng = np.random.default_rng(1)
+    x, labels = rng.random((60, 784)).astype(np.float32), rng.integers(0, 10, 60)
+    recipe = Recipe(hidden=(8,), epochs=1, batch_size=16, validation_size=20, warmup_epochs=0)
+
+    def validated_on(split: int, model: ns.MLP, history: ns.train.History) -> bool:
+        """Whether the last validation loss is the final model's on the images of ``split``."""
+        _, _, x_val, y_val = ns.data.train_validation_split(
+            x, labels, validation_size=20, seed=split
+        )
+        loss = model.loss(x_val, y_val, label_smoothing=recipe.label_smoothing)
+        return loss == history.val_loss[-1]
+
+    for seed, split_seed, split in [(0, None, 0), (1, None, 1), (1, 0, 0), (0, 1, 1)]:
+        model, history = train_recipe(
+            x, labels, recipe, seed=seed, split_seed=split_seed, progress=False
+        )
+        assert validated_on(split, model, history)
+        assert not validated_on(1 - split, model, history)
+        assert model.metadata["seed"] == seed and model.metadata["split_seed"] == split
+    with pytest.raises(ValueError, match="split_seed"):
+        train_recipe(x, labels, recipe, split_seed=-1, progress=False)
+
+
+def test_train_recipe_builds_the_network_the_recipe_names():
+    rng = np.random.default_rng(2)
+    x, labels = rng.random((40, 784)), rng.integers(0, 10, 40)
+    recipe = Recipe(
+        hidden=(16,),
+        epochs=1,
+        validation_size=0,
+        activation="leaky_relu",
+        init="uniform",
+        optimizer="sgd",
+        momentum=0.0,
+        lr=1e-3,
+        schedule="constant",
+        warmup_epochs=0,
+        dtype="float64",
+    )
+    model, _ = train_recipe(x, labels, recipe, seed=0, progress=False)
+    assert model.activation == "leaky_relu" and model.dtype == np.float64
+    assert 0.9 < np.abs(model.params["W1"]).max() <= 1  # uniform on [-1, 1), barely moved
+    assert model.metadata["recipe"]["init"] == "uniform"

@@ -13,18 +13,25 @@ the machine may be shared, and a median is what a reader can expect to see. Noth
 changes how many threads the BLAS library uses.
 
 The package's modules: ``timing`` (timing calls, the machine's description), ``gemm`` (the
-network's products and the peak), ``epoch`` (epochs and inference) and ``jacobian_cost``
-(the Jacobians' cost); everything below is importable from ``nnscratch.bench`` itself.
+network's products and the peak), ``epoch`` (epochs and inference), ``ceiling`` (how many
+times their own products they take, against the targets) and ``jacobian_cost`` (the
+Jacobians' cost); everything below is importable from ``nnscratch.bench`` itself.
 """
 
 from ..model import DTYPE_NAMES
+from .ceiling import TARGETS, CeilingRow, ceiling_rows, format_ceiling_table
 from .epoch import (
+    EXTRAS,
     MNIST_TEST,
     EpochCost,
+    InferenceCost,
     epoch_cost,
     format_epoch_table,
+    format_overhead_table,
     format_step_table,
+    inference_cost,
     inference_time,
+    step_extras,
 )
 from .gemm import (
     BATCH_SIZES,
@@ -54,32 +61,41 @@ from .timing import Stopwatch, Timing, machine_description, time_call
 __all__ = [
     "BATCH_SIZES",
     "DTYPE_NAMES",
+    "EXTRAS",
     "HIDDEN_SIZES",
     "METHODS",
     "MNIST_TEST",
     "MNIST_TRAIN",
     "SIZES",
+    "TARGETS",
+    "CeilingRow",
     "CostFit",
     "CostRow",
     "EpochCost",
     "Gemm",
     "GemmTiming",
+    "InferenceCost",
     "Stopwatch",
     "Timing",
+    "ceiling_rows",
     "epoch_cost",
     "epoch_flops",
     "fit_cost",
     "fit_exponent",
+    "format_ceiling_table",
     "format_cost",
     "format_epoch_table",
     "format_gemm_table",
+    "format_overhead_table",
     "format_step_table",
     "gemm_peak",
+    "inference_cost",
     "inference_time",
     "machine_description",
     "measure_cost",
     "network_gemms",
     "peak_gflops",
     "products",
+    "step_extras",
     "time_call",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._checks import check_choice
+from ..layers import Dropout, Linear, ReLU, SoftmaxCrossEntropy
 from ..model import MLP
 from ..optim import SGD, Adam, Floats, Optimizer
 from ..train import fit
@@ -55,6 +57,13 @@ class EpochCost:
         "rest of forward/backward" (the rest of ``model.train_step``), "optimizer"
         (``optimizer.step``) and "loop" (the rest of the step: shuffling and gathering the
         epoch's batches, counting the correct predictions, the schedule, Python).
+    extras : dict of str to Timing
+        "rest of forward/backward" split in three, ``EXTRAS``: the forward pass's work
+        besides its products (biases, activation, dropout), the loss (softmax, cross-entropy
+        and its gradient) and the backward pass's besides its products; in the proportions
+        of the same step taken apart and timed phase by phase (:func:`step_extras`).
+    dropout, label_smoothing : float
+        As the step was run.
     """
 
     batch_size: int
@@ -65,6 +74,9 @@ class EpochCost:
     epoch: Timing
     peak: Timing
     parts: dict[str, Timing]
+    extras: dict[str, Timing]
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
 
     @property
     def steps_per_epoch(self) -> int:
@@ -101,6 +113,21 @@ class EpochCost:
         return statistics.median(
             g / (e / self.steps_per_epoch) for g, e in zip(gemm, self.epoch.seconds, strict=True)
         )
+
+    @property
+    def products_ratios(self) -> tuple[float, ...]:
+        """Per epoch: its time over its products alone (timed right after it)."""
+        steps = self.steps_per_epoch
+        return tuple(
+            e / (g * steps)
+            for e, g in zip(self.epoch.seconds, self.parts["GEMM"].seconds, strict=True)
+        )
+
+    @property
+    def products_ratio(self) -> float:
+        """The median of :attr:`products_ratios`: how many times its own products an epoch
+        takes (1 would be an epoch that is nothing but its matrix products)."""
+        return statistics.median(self.products_ratios)
 
     @property
     def floor_seconds(self) -> float:
@@ -229,9 +256,114 @@ def epoch_cost(
         "loop": Timing("loop", tuple(s - f - u for s, f, u in zip(step, fb, up, strict=True))),
     }
     peak = Timing("square", tuple(square_seconds[1:]), square_gemm.flops)
-    return EpochCost(
-        batch_size, np.dtype(dtype).name, optimizer, samples, measured, epoch, peak, parts
+    phases = step_extras(
+        batch_size, dtype, dropout=dropout, label_smoothing=label_smoothing, sizes=sizes, seed=seed
     )
+    shares = _shares(phases)
+    rest = parts["rest of forward/backward"].seconds
+    extras = {name: Timing(name, tuple(r * shares[name] for r in rest)) for name in EXTRAS}
+    return EpochCost(
+        batch_size,
+        np.dtype(dtype).name,
+        optimizer,
+        samples,
+        measured,
+        epoch,
+        peak,
+        parts,
+        extras,
+        dropout,
+        label_smoothing,
+    )
+
+
+EXTRAS = ("forward extras", "loss", "backward extras")
+"""The three parts of a step's forward and backward pass besides its matrix products."""
+
+
+def step_extras(
+    batch_size: int,
+    dtype: DTypeLike = "float32",
+    *,
+    dropout: float = 0.0,
+    label_smoothing: float = 0.0,
+    sizes: Sequence[int] = SIZES,
+    seed: int = 0,
+    repeats: int = 30,
+) -> dict[str, float]:
+    """Seconds of each of ``EXTRAS`` in one training step, the step taken apart.
+
+    The step of :meth:`nnscratch.model.MLP.train_step` is rebuilt from the public layers of
+    :mod:`nnscratch.layers` (Linear, ReLU, Dropout, SoftmaxCrossEntropy, writing into
+    buffers as the model's step does) and its three phases are timed one after the other,
+    ``repeats`` times: the forward pass, the loss and its gradient, the backward pass. The
+    forward and backward products, timed alone in the same shapes alternately with the
+    phases, are subtracted from their phase. Each figure is the fastest of the ``repeats``
+    rounds: a difference of two times needs the times least disturbed by a shared machine.
+    The dropout masks are drawn from a generator seeded by ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    depth = len(sizes) - 1
+    x = random_floats(rng, (batch_size, sizes[0]), dtype)
+    y = rng.integers(0, sizes[-1], size=batch_size)
+    model = MLP(sizes, seed=seed, dtype=dtype)
+    linears = [Linear(model.params[f"W{i}"], model.params[f"b{i}"]) for i in range(1, depth + 1)]
+    activations = [ReLU() for _ in range(depth - 1)]
+    dropouts = [Dropout(dropout) for _ in range(depth - 1)]
+    loss_layer = SoftmaxCrossEntropy(label_smoothing)
+    z = [np.empty((batch_size, width), x.dtype) for width in sizes[1:]]
+    dx = [np.empty((batch_size, width), x.dtype) for width in sizes[1:-1]]
+    hidden = list(zip(linears[:-1], activations, dropouts, z, strict=False))
+    backward_layers = list(zip(linears[1:], activations, dropouts, dx, strict=True))[::-1]
+    gemms = network_gemms(batch_size, sizes)
+    forward_products = products(gemms[:depth], dtype, seed)
+    backward_products = products(gemms[depth:], dtype, seed)
+    state: dict[str, Floats] = {}
+
+    def forward() -> None:
+        a = x
+        for linear, activation, drop, out in hidden:
+            a = drop.forward(activation.forward(linear.forward(a, out=out)), rng)
+        state["logits"] = linears[-1].forward(a, out=z[-1])
+
+    def loss() -> None:
+        loss_layer.forward(state["logits"], y)
+        state["delta"] = loss_layer.backward()
+
+    def backward() -> None:
+        delta = state["delta"]
+        for linear, activation, drop, out in backward_layers:
+            delta = activation.backward(drop.backward(linear.backward(delta, out=out)))
+        linears[0].backward(delta, need_input_grad=False)
+
+    tasks = {
+        "forward": forward,
+        "loss": loss,
+        "backward": backward,
+        "forward products": forward_products,
+        "backward products": backward_products,
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in tasks}
+    for _ in range(repeats + 1):  # the first round warms up
+        for name, task in tasks.items():
+            start = time.perf_counter()
+            task()
+            seconds[name].append(time.perf_counter() - start)
+    best = {name: min(values[1:]) for name, values in seconds.items()}
+    return {
+        "forward extras": best["forward"] - best["forward products"],
+        "loss": best["loss"],
+        "backward extras": best["backward"] - best["backward products"],
+    }
+
+
+def _shares(phases: Mapping[str, float]) -> dict[str, float]:
+    """Each phase's share of their sum, a negative phase (noise) counted as zero."""
+    clipped = {name: max(seconds, 0.0) for name, seconds in phases.items()}
+    total = sum(clipped.values())
+    if total == 0:
+        return {name: 1 / len(clipped) for name in clipped}
+    return {name: seconds / total for name, seconds in clipped.items()}
 
 
 def inference_time(
@@ -252,6 +384,69 @@ def inference_time(
     flops = 2 * samples * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     seconds = time_call(lambda: model.predict(x), repeats=repeats, min_seconds=0.0)
     return Timing("predict", seconds, flops)
+
+
+@dataclass(frozen=True)
+class InferenceCost:
+    """Predicting ``samples`` images against the two forward products alone, run by run.
+
+    Attributes
+    ----------
+    predict : Timing
+        Seconds of ``model.predict`` (its checks of the input included), one entry per run.
+    products : Timing
+        Seconds of the forward products alone, in the same shapes, timed right after each run.
+    """
+
+    dtype: str
+    samples: int
+    predict: Timing
+    products: Timing
+
+    @property
+    def products_ratios(self) -> tuple[float, ...]:
+        """Per run: the prediction's time over its products'."""
+        pairs = zip(self.predict.seconds, self.products.seconds, strict=True)
+        return tuple(p / g for p, g in pairs)
+
+    @property
+    def products_ratio(self) -> float:
+        """The median of :attr:`products_ratios`."""
+        return statistics.median(self.products_ratios)
+
+
+def inference_cost(
+    dtype: DTypeLike = "float32",
+    *,
+    samples: int = MNIST_TEST,
+    repeats: int = 7,
+    sizes: Sequence[int] = SIZES,
+    seed: int = 0,
+) -> InferenceCost:
+    """Time ``model.predict`` on ``samples`` random images and its products alone, alternately.
+
+    One call of each first warms up; then ``repeats`` rounds of one prediction followed by
+    the network's forward products (``x @ W`` per layer, :func:`network_gemms`' first ones)
+    in the prediction's shapes.
+    """
+    rng = np.random.default_rng(seed)
+    x = random_floats(rng, (samples, sizes[0]), dtype)
+    model = MLP(sizes, seed=seed, dtype=dtype)
+    forward = network_gemms(samples, sizes)[: len(sizes) - 1]
+    tasks = {"predict": lambda: model.predict(x), "products": products(forward, dtype, seed)}
+    seconds: dict[str, list[float]] = {name: [] for name in tasks}
+    for _ in range(repeats + 1):
+        for name, task in tasks.items():
+            start = time.perf_counter()
+            task()
+            seconds[name].append(time.perf_counter() - start)
+    flops = sum(gemm.flops for gemm in forward)
+    return InferenceCost(
+        np.dtype(dtype).name,
+        samples,
+        Timing("predict", tuple(seconds["predict"][1:]), flops),
+        Timing("products", tuple(seconds["products"][1:]), flops),
+    )
 
 
 def format_epoch_table(costs: Sequence[EpochCost]) -> str:
@@ -279,5 +474,23 @@ def format_step_table(costs: Sequence[EpochCost]) -> str:
         lines.append(
             f"{c.batch_size:>5} {c.dtype:<8} {c.step_seconds * 1e3:7.3f} {parts} "
             f"{c.gemm_share:10.0%}"
+        )
+    return "\n".join(lines)
+
+
+def format_overhead_table(costs: Sequence[EpochCost]) -> str:
+    """Per step, in milliseconds (medians): the products and everything else, part by part.
+
+    The columns after "GEMM" are ``EXTRAS``, the optimizer and the loop (gathering the
+    batches included); with the products they add up to the step.
+    """
+    names = [*EXTRAS, "optimizer", "loop"]
+    header = f"{'batch':>5} {'dtype':<8} {'optimizer':<9} {'step':>7} {'GEMM':>7} "
+    lines = [header + " ".join(f"{n:>15}" for n in names) + "   (ms per step)"]
+    for c in costs:
+        values = [*(c.extras[n].median for n in EXTRAS), *(c.parts[n].median for n in names[3:])]
+        lines.append(
+            f"{c.batch_size:>5} {c.dtype:<8} {c.optimizer:<9} {c.step_seconds * 1e3:7.3f} "
+            f"{c.parts['GEMM'].median * 1e3:7.3f} " + " ".join(f"{v * 1e3:15.3f}" for v in values)
         )
     return "\n".join(lines)

@@ -44,7 +44,22 @@ def test_epoch_cost_runs_fit_and_splits_the_step(optimizer):
     assert cost.gemm_share == pytest.approx(
         np.median([g / s for g, s in zip(cost.parts["GEMM"].seconds, steps, strict=True)])
     )
-    for table in (bench.format_epoch_table([cost]), bench.format_step_table([cost])):
+    assert list(cost.extras) == list(bench.EXTRAS)
+    rest = cost.parts["rest of forward/backward"].seconds
+    assert [sum(cost.extras[n].seconds[i] for n in bench.EXTRAS) for i in range(2)] == (
+        pytest.approx(list(rest))
+    )
+    assert cost.products_ratios == pytest.approx(
+        [e / (g * 8) for e, g in zip(epoch, cost.parts["GEMM"].seconds, strict=True)]
+    )
+    assert cost.products_ratio == pytest.approx(np.median(cost.products_ratios))
+    assert (cost.dropout, cost.label_smoothing) == (0.2, 0.1)
+    tables = (
+        bench.format_epoch_table([cost]),
+        bench.format_step_table([cost]),
+        bench.format_overhead_table([cost]),
+    )
+    for table in tables:
         assert len(table.splitlines()) == 2
 
 
@@ -62,3 +77,20 @@ def test_the_loop_part_is_the_rest_of_the_step():
 def test_inference_time_times_predict():
     timing = bench.inference_time("float64", samples=50, repeats=3, sizes=TINY)
     assert len(timing.seconds) == 3 and timing.flops == 2 * 50 * (12 * 8 + 8 * 3)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_step_extras_times_the_three_phases(dropout):
+    extras = bench.step_extras(8, "float32", dropout=dropout, sizes=TINY, repeats=3)
+    assert list(extras) == list(bench.EXTRAS)
+    assert extras["loss"] > 0  # the only phase that is not a difference of two times
+
+
+def test_inference_cost_alternates_predict_and_its_products():
+    cost = bench.inference_cost("float64", samples=50, repeats=3, sizes=TINY)
+    assert (cost.dtype, cost.samples) == ("float64", 50)
+    assert len(cost.predict.seconds) == len(cost.products.seconds) == 3
+    assert cost.predict.flops == cost.products.flops == 2 * 50 * (12 * 8 + 8 * 3)
+    pairs = zip(cost.predict.seconds, cost.products.seconds, strict=True)
+    assert cost.products_ratios == tuple(p / g for p, g in pairs)
+    assert cost.products_ratio == pytest.approx(np.median(cost.products_ratios))
