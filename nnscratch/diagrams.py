@@ -1,13 +1,17 @@
-"""Diagrams of the network for the book, drawn on a matplotlib ``Axes`` it is given.
+"""Diagrams of the network for the book, drawn on a matplotlib ``Axes`` they are given.
 
 :func:`draw_backprop_graph` draws the computational graph of a network with one hidden layer,
 for one image: ``x -> z1 -> a1 -> z2 -> p -> loss``, each node with the shape of its value, the
-parameters feeding the two affine maps and the label feeding the loss. Above the chain, black
-arrows say what the forward pass computes; below it, dashed red arrows say what the backward pass of
-the shortcut sends back along each edge (``delta2 = p - y``, ``delta1``, the outer products).
-Numbered marks can be pinned on the backward edges, as the chapter on the shortcut does with
-its five observations. The module imports nothing from matplotlib: it only calls methods of the
-``Axes``.
+parameters feeding the two affine maps and the label feeding the loss. Solid black arrows are
+the forward pass; dashed red arrows say what the backward pass of the shortcut sends back along
+each edge (``delta2 = p - y``, ``delta1``, the outer products). Numbered marks can be pinned on
+the backward edges, as the chapter on the shortcut does with its five observations.
+
+:func:`draw_matrix` draws a matrix (a Jacobian, a gradient) as a heatmap, one cell per entry,
+on a diverging colour map with zero white, so that its structure (a diagonal, blocks, zeros)
+shows at a glance.
+
+The module imports nothing from matplotlib: it only calls methods of the ``Axes``.
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._checks import check_layer_sizes
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import check_finite, check_layer_sizes, check_positive
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.image import AxesImage
     from matplotlib.text import Text
+
+MATRIX_COLORMAP = "RdBu_r"
+"""The colour map of :func:`draw_matrix`: blue below zero, white at zero, red above."""
 
 FORWARD_COLOR = "0.15"
 BACKWARD_COLOR = "#c0392b"
@@ -121,6 +132,42 @@ def draw_backprop_graph(
     ax.set_xlim(-0.8, 13.8)
     ax.set_ylim(-1.6, 2.3)
     ax.axis("off")
+
+
+def draw_matrix(ax: Axes, matrix: ArrayLike, *, scale: float | None = None) -> AxesImage:
+    """Draw ``matrix`` on ``ax`` as a heatmap of ``matrix / scale``, from -1 (blue) to 1 (red).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    matrix : array_like, shape (rows, columns) or (columns,)
+        A vector is drawn as a row. Entry ``(j, i)`` is the cell in row ``j``, column ``i``,
+        row 0 at the top, as the matrix is written.
+    scale : float, optional
+        The value drawn in full colour; default the largest ``|entry|`` (1 if all are zero).
+        Give several matrices the same scale to compare their entries.
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        For a colour bar, which then reads in units of ``scale``.
+
+    Raises
+    ------
+    ValueError
+        If ``matrix`` has more than two dimensions or a non-finite entry, or ``scale`` is not
+        a positive number.
+    """
+    values = np.asarray(matrix, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[np.newaxis, :]
+    if values.ndim != 2:
+        raise ValueError(f"matrix must be a vector or a matrix, got shape {values.shape}")
+    check_finite(values, name="matrix")
+    if scale is None:
+        scale = float(np.abs(values).max(initial=0.0)) or 1.0
+    scale = check_positive(scale, "scale")
+    return ax.imshow(values / scale, cmap=MATRIX_COLORMAP, vmin=-1, vmax=1, interpolation="nearest")
 
 
 def _three_sizes(sizes: Sequence[int]) -> tuple[int, int, int]:

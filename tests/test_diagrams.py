@@ -1,10 +1,12 @@
-"""Tests of nnscratch.diagrams: the computational graph the book draws."""
+"""Tests of nnscratch.diagrams: the computational graph and the matrices the book draws."""
 
 from itertools import combinations
 
+import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
-from nnscratch.diagrams import BACKWARD_EDGES, draw_backprop_graph
+from nnscratch.diagrams import BACKWARD_EDGES, MATRIX_COLORMAP, draw_backprop_graph, draw_matrix
 
 pytest.importorskip("matplotlib")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
@@ -111,3 +113,35 @@ def test_an_unknown_edge_is_refused_by_name():
 def test_sizes_must_be_three_widths(sizes):
     with pytest.raises(ValueError, match="widths"):
         draw_backprop_graph(Figure().subplots(), sizes)
+
+
+def test_a_matrix_is_drawn_as_written_divided_by_its_largest_entry():
+    matrix = np.array([[0.0, -2.0, 1.0], [4.0, 0.5, 0.0]])
+    image = draw_matrix(Figure().subplots(), matrix)
+    assert_array_equal(image.get_array(), matrix / 4)
+    assert image.get_clim() == (-1, 1)
+    assert image.get_cmap().name == MATRIX_COLORMAP
+    assert image.get_extent() == [-0.5, 2.5, 1.5, -0.5]  # row 0 on top, one cell per entry
+
+
+def test_a_given_scale_is_used_and_a_vector_is_a_row():
+    image = draw_matrix(Figure().subplots(), np.array([1.0, -3.0]), scale=6.0)
+    assert_array_equal(image.get_array(), [[1 / 6, -0.5]])
+
+
+def test_a_matrix_of_zeros_is_drawn_white():
+    image = draw_matrix(Figure().subplots(), np.zeros((2, 2)))
+    assert_array_equal(image.get_array(), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("matrix", "scale", "message"),
+    [
+        (np.zeros((2, 2, 2)), None, r"a vector or a matrix, got shape \(2, 2, 2\)"),
+        (np.array([[1.0, np.nan]]), None, r"matrix must be finite, found nan at index \(0, 1\)"),
+        (np.eye(2), 0.0, "scale must be a finite number > 0"),
+    ],
+)
+def test_what_cannot_be_drawn_is_refused(matrix, scale, message):
+    with pytest.raises(ValueError, match=message):
+        draw_matrix(Figure().subplots(), matrix, scale=scale)
