@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from . import (
         bench,
         data,
+        diagrams,
         downloads,
         functional,
         gradcheck,
@@ -40,6 +41,7 @@ __all__ = [
     "__version__",
     "bench",
     "data",
+    "diagrams",
     "downloads",
     "functional",
     "gradcheck",
