@@ -107,25 +107,12 @@ def test_chapter_runs_as_a_notebook(chapter: str) -> None:
 PENDING = {
     "notation": frozenset(
         {
-            "book/jacobians",
-            "book/shortcut",
-            "book/gradcheck",
             "book/training",
             "book/evaluation",
             "book/performance",
         }
     ),
-    "code width": frozenset(
-        {
-            "book/jacobians",
-            "book/shortcut",
-            "book/gradcheck",
-            "book/training",
-            "book/evaluation",
-            "book/inside",
-            "book/performance",
-        }
-    ),
+    "code width": frozenset(),
 }
 CODE_WIDTH = 88  # characters of a code line that fit the code box without scrolling
 
