@@ -1,9 +1,9 @@
 """The book's recipe: the choices that train the classifier well, and training by them.
 
 :class:`Recipe` holds the choices, made on validation images, that reach 98.5% test accuracy
-on MNIST with one hidden layer of 512 units in about half a minute on two cores (:func:`measured_default` has the figures),
-and :func:`train_recipe` trains a fresh model by them with :func:`nnscratch.train.fit`; the
-command line and the book both train so.
+on MNIST with one hidden layer of 512 units in about half a minute on two cores
+(:func:`measured_default` has the figures), and :func:`train_recipe` trains a fresh model by
+them with :func:`nnscratch.train.fit`; the command line and the book both train so.
 
 A recipe's settings are its fields, and every field says what it is in its metadata (a line of
 help, the check of its values, its choices if any): :meth:`Recipe.from_settings` builds a

@@ -5,6 +5,8 @@ Serves ``_build/html`` from 127.0.0.1 and opens every page in headless Chromium 
 another host is aborted and recorded. On each page: the math is rendered by MathJax with no
 errors and no undefined macros, every image loads, the fonts load, the page's download links
 work, and the console stays free of errors. The search page must find :data:`SEARCH_TERM`.
+Each chapter from the forward pass to performance shows at least :data:`MIN_FIGURES` figures
+(more for the chapters named in :data:`MORE_FIGURES`).
 
 Needs ``make book`` first: without ``_build/html`` (or Chromium) the tests skip, or fail when
 ``NNSCRATCH_REQUIRE=site`` is set, as `.ci/run` does in its step after the build.
@@ -18,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from conftest import HOST, SITE, TIMEOUT_MS
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
@@ -25,6 +28,26 @@ pytestmark = [pytest.mark.site, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
 HTML = SITE
 SEARCH_TERM = "softmax"
+# Figures (images that load, inside the page's article) per chapter, issue 13: at least
+# MIN_FIGURES on every chapter from FIRST_FIGURED to LAST_FIGURED in the table of contents,
+# and more on the two chapters whose derivations are drawn.
+FIRST_FIGURED, LAST_FIGURED = "book/forward", "book/performance"
+MIN_FIGURES = 2
+MORE_FIGURES = {"book/jacobians": 3, "book/shortcut": 3}
+COUNT_FIGURES = """
+async (timeoutMs) => {
+  const images = [...document.querySelectorAll("article.bd-article img")];
+  for (const img of images) img.loading = "eager";
+  await Promise.race([
+    Promise.all(images.map((img) => img.complete ? null : new Promise((resolve) => {
+      img.addEventListener("load", resolve);
+      img.addEventListener("error", resolve);
+    }))),
+    new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+  ]);
+  return images.filter((img) => img.complete && img.naturalWidth > 0).length;
+}
+"""
 
 # Runs in the page once it has loaded: waits for MathJax and the images, then reports what
 # a reader would see. `.math` is the class Sphinx gives every formula it hands to MathJax.
@@ -88,6 +111,25 @@ def _pages() -> list[str]:
         for path in HTML.rglob("*.html")
         if path.relative_to(HTML).parts[0] != "_static"
     )
+
+
+def _toc_files(entries: list[dict]) -> list[str]:
+    """The files of a table of contents' entries, in reading order (parts and sections)."""
+    files = []
+    for entry in entries:
+        if "file" in entry:
+            files.append(entry["file"])
+        for key in ("parts", "chapters", "sections"):
+            files += _toc_files(entry.get(key, []))
+    return files
+
+
+def figure_minimums() -> dict[str, int]:
+    """The least number of figures each chapter must show, by its file in ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = _toc_files([toc])
+    figured = files[files.index(FIRST_FIGURED) : files.index(LAST_FIGURED) + 1]
+    return {page: MORE_FIGURES.get(page, MIN_FIGURES) for page in figured}
 
 
 def _is_notebook(page: str) -> bool:
@@ -201,3 +243,24 @@ def test_search_finds_the_term(site_url: str, context, tally: Tally) -> None:
     hits = tab.locator("#search-results ul.search li").all_inner_texts()
     assert hits, f"the search for {SEARCH_TERM!r} found nothing"
     assert not tally.blocked, f"requests to other hosts: {tally.blocked}"
+
+
+def test_the_figure_minimums_cover_the_chapters() -> None:
+    """The range of chapters held to a number of figures is the one issue 13 names."""
+    minimums = figure_minimums()
+    assert {"book/forward", "book/shortcut", "book/evaluation", "book/performance"} <= set(minimums)
+    assert "book/data" not in minimums and "book/api" not in minimums
+    assert minimums["book/jacobians"] == minimums["book/shortcut"] == 3
+
+
+def test_chapters_show_their_figures(site_url: str, context) -> None:
+    """Each chapter from forward to performance shows its least number of figures."""
+    short = {}
+    for page, least in figure_minimums().items():
+        tab = context.new_page()
+        tab.goto(f"{site_url}{page}.html", wait_until="load")
+        shown = tab.evaluate(COUNT_FIGURES, TIMEOUT_MS)
+        tab.close()
+        if shown < least:
+            short[page] = f"{shown} figures, expected at least {least}"
+    assert not short, f"chapters with too few figures: {short}"
