@@ -1,13 +1,20 @@
-# The two commands of the README, each setting up what it needs:
+# The two commands of the README, each setting up what it needs, in either order:
 #   make book   build the HTML book into _build/html (chapters executed)
 #   make test   run the whole test suite
-# Both create a virtual environment in .venv on first use and reuse it afterwards.
+# and the others:
+#   make lab    open the chapters as notebooks in JupyterLab
+#   make pdf    the whole book as one PDF, _build/pdf/nnscratch.pdf
+#   make lint   ruff and mypy on the code, ruff on the chapters' code cells; the workflows
+#               (GitHub's schema and actionlint)
+#   make dist   the sdist and the wheel in dist/, checked
+# Each creates a virtual environment in $(VENV) (.venv unless given, e.g. `make test
+# VENV=.venv-test`) on first use, installs the package with the extra it needs and reuses it.
 
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: book test bench lint clean
+.PHONY: book pdf test lint dist lab bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +44,8 @@ _build/.static/mathjax/tex-chtml.js: node_modules/.package-lock.json
 STATIC_HASH = $(shell cat package-lock.json book/_static/* | sha256sum | cut -c1-16)
 
 # Sphinx does not re-read an unchanged chapter, so the saved doctrees go with the cache.
-book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
+# `make book` and `make pdf` share the cache, the doctrees and these checks.
+define clear-stale-cache
 	@mkdir -p _build
 	@if [ "$$(cat _build/.nnscratch-hash 2>/dev/null)" != "$(PKG_HASH)" ]; then \
 		echo "nnscratch changed since the last build: clearing the execution cache"; \
@@ -46,12 +54,48 @@ book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 	@if [ "$$(cat _build/.static-hash 2>/dev/null)" != "$(STATIC_HASH)" ]; then \
 		rm -rf _build/.doctrees; \
 	fi
-	$(BIN)/jupyter-book build . -W -n --keep-going
+endef
+
+define record-hashes
 	@echo "$(PKG_HASH)" > _build/.nnscratch-hash
 	@echo "$(STATIC_HASH)" > _build/.static-hash
+endef
+
+book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
+	$(clear-stale-cache)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(record-hashes)
+
+# Every chapter on one HTML page (from the same execution cache), printed by the headless
+# Chromium once MathJax has typeset it: see tools/print_pdf.py.
+pdf: $(VENV)/.installed-pdf _build/.static/mathjax/tex-chtml.js
+	$(clear-stale-cache)
+	$(BIN)/jupyter-book build . -W -n --keep-going --builder singlehtml
+	$(record-hashes)
+	$(BIN)/python tools/print_pdf.py _build/singlehtml _build/pdf/nnscratch.pdf
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The chapters as notebooks: Jupytext opens the .md files as notebooks (binder/postBuild
+# makes that the default, as on Binder) and jupyterlab-myst renders their MyST Markdown.
+lab: $(VENV)/.installed-lab
+	PATH="$(CURDIR)/$(BIN):$$PATH" binder/postBuild
+	$(BIN)/jupyter lab
+
+lint: $(VENV)/.installed-test node_modules/.package-lock.json
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python tools/lint_chapters.py
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	node tools/actionlint.mjs .github/workflows/*.yml
+
+dist: $(VENV)/.installed-test
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python tools/check_dist.py dist
 
 bench: $(VENV)/.installed-book
 	$(BIN)/python benchmarks/gemm_peak.py
@@ -60,10 +104,5 @@ bench: $(VENV)/.installed-book
 	$(BIN)/python benchmarks/data_load.py
 	$(BIN)/python benchmarks/pytorch_compare.py
 
-lint: $(VENV)/.installed-test
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-
 clean:
-	rm -rf _build
+	rm -rf _build dist

@@ -1,11 +1,26 @@
-"""Shared fixtures: the real MNIST, loaded once per test session; and, for the tests of the
-data modules, private data folders, a synthetic MNIST pinned in place of the real one, and a
-local HTTP server standing in for the mirrors."""
+"""Shared fixtures: the real MNIST, loaded once per test session; for the tests of the data
+modules, private data folders, a synthetic MNIST pinned in place of the real one, and a local
+HTTP server standing in for the mirrors; and the built artefacts and JupyterLab.
 
+A test that needs something a test run cannot make itself (the real MNIST, the HTML book of
+``make book``, the PDF of ``make pdf``) skips without it and says why in the summary. Where
+it must run, the skip becomes a failure: under ``CI`` for the data (CI always has it), and
+for the built artefacts when :data:`REQUIRE_VARIABLE` names them, which `.ci/run` sets only
+in the steps after the build (``NNSCRATCH_REQUIRE=site`` after ``make book``, ``=pdf`` after
+``make pdf``): the first ``make test`` on a fresh clone runs before any build.
+"""
+
+import contextlib
+import json
 import os
+import secrets
+import shutil
+import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,6 +29,20 @@ from fake_mnist import FakeDataSet, Handler, Server, fake_arrays
 
 import nnscratch as ns
 from nnscratch import data
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRE_VARIABLE = "NNSCRATCH_REQUIRE"
+SITE = ROOT / "_build" / "html"
+PDF = ROOT / "_build" / "pdf" / "nnscratch.pdf"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _unavailable(artefact: str, message: str) -> None:
+    """Skip, or fail when :data:`REQUIRE_VARIABLE` (comma-separated) names ``artefact``."""
+    required = {name.strip() for name in os.environ.get(REQUIRE_VARIABLE, "").split(",")}
+    if artefact in required:
+        pytest.fail(f"{REQUIRE_VARIABLE} names {artefact!r}, so this test must run: {message}")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +94,94 @@ def server() -> Iterator[Server]:
     httpd.shutdown()
     httpd.server_close()
     thread.join()
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """The HTML book of ``make book`` (``_build/html``); required when NNSCRATCH_REQUIRE=site."""
+    if not (SITE / "index.html").is_file():
+        _unavailable("site", f"{SITE} is missing: run `make book` first")
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, which Playwright drives (no browser is downloaded)."""
+    if not CHROMIUM.is_file():
+        _unavailable("site", f"{CHROMIUM} is missing: apt-get install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def book_pdf() -> Path:
+    """The PDF of ``make pdf``, with poppler's tools; required when NNSCRATCH_REQUIRE=pdf."""
+    if not PDF.is_file():
+        _unavailable("pdf", f"{PDF} is missing: run `make pdf` first")
+    missing = [tool for tool in ("pdfinfo", "pdftotext", "pdfimages") if not shutil.which(tool)]
+    if missing:
+        _unavailable("pdf", f"{', '.join(missing)} not found: apt-get install poppler-utils")
+    return PDF
+
+
+@contextlib.contextmanager
+def _running_jupyterlab(bin_dir: Path, workdir: Path, *options: str) -> Iterator[Callable]:
+    """JupyterLab from ``bin_dir``, headless on 127.0.0.1 at a free port, with a random token.
+
+    Its configuration, user settings and runtime files live in ``workdir``, so that nothing
+    of the user's own setup takes part. Yields ``get(path)``, which returns the JSON of the
+    server's answer to an authenticated GET of ``path``.
+    """
+    token = secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(workdir / "user-settings"),
+    }
+    command = [
+        str(bin_dir / "jupyter"), "lab", "--no-browser", "--allow-root",
+        "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={ROOT}",
+        # Nothing leaves the machine: no extension catalogue, no update check.
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *options,
+    ]  # fmt: skip
+    log = workdir / "jupyterlab.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    server_file = workdir / "runtime" / f"jpserver-{process.pid}.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not server_file.is_file():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        time.sleep(0.2)  # the file is written in one go, but give it a moment to be complete
+        base = json.loads(server_file.read_text(encoding="utf-8"))["url"].rstrip("/")
+
+        def get(path: str) -> object:
+            request = urllib.request.Request(
+                f"{base}/{path.lstrip('/')}", headers={"Authorization": f"token {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.load(response)
+
+        yield get
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path) -> Callable:
+    """Start JupyterLab from a ``bin`` folder (a context manager): see _running_jupyterlab."""
+
+    def start(bin_dir: Path, *options: str) -> contextlib.AbstractContextManager[Callable]:
+        return _running_jupyterlab(bin_dir, tmp_path, *options)
+
+    return start

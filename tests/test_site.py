@@ -6,14 +6,14 @@ another host is aborted and recorded. On each page: the math is rendered by Math
 errors and no undefined macros, every image loads, the fonts load, the page's download links
 work, and the console stays free of errors. The search page must find :data:`SEARCH_TERM`.
 
-Needs ``make book`` first: without ``_build/html`` the tests skip, or fail when ``CI`` is set.
+Needs ``make book`` first: without ``_build/html`` (or Chromium) the tests skip, or fail when
+``NNSCRATCH_REQUIRE=site`` is set, as `.ci/run` does in its step after the build.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,11 +22,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -121,20 +120,10 @@ def _redirects(page: str) -> bool:
     return 'http-equiv="refresh"' in (HTML / page).read_text(encoding="utf-8").lower()
 
 
-def _need(condition: bool, message: str) -> None:
-    """Skip when ``condition`` fails, but fail instead when the CI variable is set."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set, so the browser test must run: {message}")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(built_site: Path) -> Iterator[str]:
     """Serve ``_build/html`` on 127.0.0.1 at an ephemeral port; yields the base URL."""
-    _need((HTML / "index.html").is_file(), f"{HTML} is missing: run `make book` first")
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
     httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -145,14 +134,13 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(chromium: Path) -> Iterator[object]:
     """Debian's Chromium, headless, with background networking off."""
-    _need(CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
         )
         yield chromium
         chromium.close()
