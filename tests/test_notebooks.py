@@ -100,14 +100,6 @@ def test_chapter_runs_as_a_notebook(chapter: str) -> None:
 
 # --------------------------------------------------------------------------- the notation
 
-# Pages not yet rewritten for issue 13, per check: their checks are expected to fail. Remove
-# a page from a set once it passes that check; a page listed here that already passes fails
-# too (strict xfail), so that the sets cannot go stale. Pages not listed, including new ones,
-# are checked.
-PENDING = {
-    "notation": frozenset({"book/training"}),
-    "code width": frozenset(),
-}
 CODE_WIDTH = 88  # characters of a code line that fit the code box without scrolling
 
 # (retired form, what the notation writes instead)
@@ -158,15 +150,6 @@ CODE_BLOCK = re.compile(
     r"^(`{3,})(?:\{code-cell\}|python|py|bash|sh|text)[^\n]*\n.*?^\1\s*$", re.M | re.S
 )
 PAGES = [chapter for chapter in _chapters() if (ROOT / f"{chapter}.md").is_file()]
-
-
-def _pages(check: str) -> list[pytest.ParameterSet]:
-    """Every page, those still pending for ``check`` marked as expected to fail."""
-    pending = pytest.mark.xfail(strict=True, reason=f"{check}: not yet converted (issue 13)")
-    return [
-        pytest.param(page, marks=[pending] if page in PENDING[check] else [], id=Path(page).name)
-        for page in PAGES
-    ]
 
 
 def prose(chapter: str) -> list[tuple[int, str]]:
@@ -221,13 +204,13 @@ def test_the_retired_forms_are_found() -> None:
         assert not any(re.search(pattern, text) for pattern, _ in RETIRED), text
 
 
-@pytest.mark.parametrize("chapter", _pages("notation"))
+@pytest.mark.parametrize("chapter", PAGES)
 def test_page_uses_the_notation(chapter: str) -> None:
     found = retired_forms(chapter)
     assert not found, f"{chapter}.md uses retired notation: " + "; ".join(found)
 
 
-@pytest.mark.parametrize("chapter", _pages("code width"))
+@pytest.mark.parametrize("chapter", PAGES)
 def test_chapter_code_fits_the_code_box(chapter: str) -> None:
     notebook = jupytext.read(ROOT / f"{chapter}.md")
     long_lines = [
