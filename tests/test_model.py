@@ -419,12 +419,23 @@ def test_load_checks_the_header(saved, tmp_path, change, message):
         MLP.load(rewritten(tmp_path / "m.npz", arrays, header | change))
 
 
-@pytest.mark.parametrize("key", ["sizes", "dtype", "dropout", "activation", "metadata"])
+@pytest.mark.parametrize("key", ["sizes", "dtype", "dropout", "metadata"])
 def test_load_needs_every_key(saved, tmp_path, key):
     _, arrays, header = saved
     del header[key]
     with pytest.raises(modelfile.ModelFileError, match=f"m.npz: the metadata lacks.*{key}"):
         MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+
+
+def test_a_file_from_before_the_activation_was_recorded_is_relu(saved, tmp_path):
+    path, arrays, header = saved
+    model = MLP.load(path)
+    assert header["activation"] == "relu"
+    del header["activation"]
+    loaded = MLP.load(rewritten(tmp_path / "m.npz", arrays, header))
+    assert loaded.activation == "relu"
+    x = np.random.default_rng(0).normal(size=(3, model.sizes[0]))
+    np.testing.assert_array_equal(loaded.logits(x), model.logits(x))
 
 
 def test_missing_array(saved, tmp_path):
