@@ -53,7 +53,7 @@ define clear-stale-cache
 	@mkdir -p _build
 	@if [ "$$(cat _build/.nnscratch-hash 2>/dev/null)" != "$(PKG_HASH)" ]; then \
 		echo "nnscratch changed since the last build: clearing the execution cache"; \
-		rm -rf _build/.jupyter_cache _build/.doctrees _build/models; \
+		rm -rf _build/.jupyter_cache _build/.doctrees; \
 	fi
 	@if [ "$$(cat _build/.static-hash 2>/dev/null)" != "$(STATIC_HASH)" ]; then \
 		rm -rf _build/.doctrees; \
@@ -64,6 +64,17 @@ define clear-stale-cache
 	fi
 endef
 
+# The models the chapters train (_build/models) are shared by the book, the PDF and the
+# notebook tests, so that whichever runs first trains them and the others load them; they are
+# deleted when the package changes, and the folder records the package they were made with.
+define clear-stale-models
+	@if [ "$$(cat _build/models/.nnscratch-hash 2>/dev/null)" != "$(PKG_HASH)" ]; then \
+		rm -rf _build/models; \
+		mkdir -p _build/models; \
+		echo "$(PKG_HASH)" > _build/models/.nnscratch-hash; \
+	fi
+endef
+
 define record-hashes
 	@echo "$(PKG_HASH)" > _build/.nnscratch-hash
 	@echo "$(STATIC_HASH)" > _build/.static-hash
@@ -71,6 +82,7 @@ endef
 
 book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 	$(clear-stale-cache)
+	$(clear-stale-models)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(record-hashes)
 
@@ -78,11 +90,13 @@ book: $(VENV)/.installed-book _build/.static/mathjax/tex-chtml.js
 # Chromium once MathJax has typeset it: see tools/print_pdf.py.
 pdf: $(VENV)/.installed-pdf _build/.static/mathjax/tex-chtml.js
 	$(clear-stale-cache)
+	$(clear-stale-models)
 	$(BIN)/jupyter-book build . -W -n --keep-going --builder singlehtml
 	$(record-hashes)
 	$(BIN)/python tools/print_pdf.py _build/singlehtml _build/pdf/nnscratch.pdf
 
 test: $(VENV)/.installed-test
+	$(clear-stale-models)
 	$(BIN)/python -m pytest
 
 # The chapters as notebooks: Jupytext opens the .md files as notebooks (binder/postBuild
