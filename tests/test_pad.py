@@ -211,8 +211,8 @@ def test_prepare_rounds_like_python(tab: Tab) -> None:
 
 
 def new_rule_images(digit: np.ndarray) -> dict[str, np.ndarray]:
-    """Pictures that the rules of prepare_digit's polarity, background and frame decide, made
-    of an MNIST digit (uint8, 28 x 28) drawn three times larger:
+    """Pictures that the rules of prepare_digit's polarity, background and frame decide; the
+    first two are ``digit`` (uint8, 28 x 28) drawn three times larger:
 
     - dark ink on grey paper (0.45): the whole image's median is the paper, below 0.5;
     - dark ink on white paper in a black frame 4 pixels wide (its top line 95% full): the

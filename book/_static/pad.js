@@ -145,9 +145,9 @@
     return background - darkest > lightest - background ? "dark" : "light";
   }
 
-  /* The (w, h) image ink without a frame (prepare_digit's _inside_frame): if its four edge
+  /* The ink (w by h) without a frame, as prepare_digit's _inside_frame: if its four edge
      lines are each at least FRAME_FILL ink (pixels of at least INK_THRESHOLD of the
-     strongest), the lines that are, from each side inwards, are cut off; the image is kept
+     strongest), the lines that are, from each side inwards, are cut off; the ink is kept
      whole if there is no frame, or nothing but frame. Returns {ink, w, h}. */
   function insideFrame(ink, w, h) {
     let strongest = 0;
@@ -190,9 +190,9 @@
   }
 
   /* Light ink on 0, strongest ink 1, faint pixels 0, a frame cut off (prepare_digit's steps
-     1 and 2). The result may be smaller than the (w, h) image: returns {ink, w, h}. */
-  function inkOf(gray, w, h, ink) {
-    const dark = (ink === "auto" ? guessInk(gray) : ink) === "dark";
+     1 and 2; dark: invert first). The result may be smaller than the (w by h) image:
+     returns {ink, w, h}. */
+  function inkOf(gray, w, h, dark) {
     const levels = dark ? gray.map((v) => 1 - v) : gray;
     const background = median(levels);
     const framed = insideFrame(levels.map((v) => Math.max(v - background, 0)), w, h);
@@ -203,7 +203,7 @@
         `the image is blank: no ink differs from the background by ${MIN_CONTRAST} or more ` +
         `(largest difference ${contrast.toPrecision(3)})`);
     }
-    framed.ink = framed.ink.map((v) => (v / contrast < INK_THRESHOLD ? 0 : v / contrast));
+    framed.ink = framed.ink.map((v) => v / contrast).map((v) => (v < INK_THRESHOLD ? 0 : v));
     return framed;
   }
 
@@ -298,7 +298,9 @@
       const choices = INK_CHOICES.map((choice) => `'${choice}'`).join(", ");
       throw new Error(`ink must be one of ${choices}, got '${ink}'`);
     }
-    const strokes = inkOf(Float64Array.from(gray), w, h, ink);
+    const levels = Float64Array.from(gray);
+    const dark = (ink === "auto" ? guessInk(levels) : ink) === "dark";
+    const strokes = inkOf(levels, w, h, dark);
     let r0 = strokes.h;
     let r1 = -1;
     let c0 = strokes.w;
