@@ -173,16 +173,22 @@ def rendered_digits(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     return rendered
 
 
+def page_prepare(tab: Tab, grays: list[np.ndarray], ink: str = "auto") -> np.ndarray:
+    """``window.nnscratchPad.prepare`` of each (h, w) image: shape (len(grays), 784)."""
+    return np.array(
+        tab.evaluate(
+            "([images, ink]) => images.map(([g, w, h]) =>"
+            " window.nnscratchPad.prepare(g, w, h, ink))",
+            [[[g.ravel().tolist(), g.shape[1], g.shape[0]] for g in grays], ink],
+        )
+    )
+
+
 def test_prepare_agrees_with_prepare_digit(tab: Tab, mnist, capsys) -> None:
     """20 test digits at other sizes and polarities: equal to 1e-6 per pixel."""
     grays = rendered_digits(mnist.x_test[:20])
     assert {g.shape[0] > 28 for g in grays} == {True, False}  # larger and smaller than MNIST
-    js = np.array(
-        tab.evaluate(
-            "(images) => images.map(([g, w, h]) => window.nnscratchPad.prepare(g, w, h))",
-            [[g.ravel().tolist(), g.shape[1], g.shape[0]] for g in grays],
-        )
-    )
+    js = page_prepare(tab, grays)
     python = np.stack([ns.images.prepare_digit(g).ravel() for g in grays])
     difference = np.abs(js - python).max()
     with capsys.disabled():
@@ -199,14 +205,81 @@ def test_prepare_rounds_like_python(tab: Tab) -> None:
         gray = np.zeros((60, 60))
         gray[10 : 10 + height, 10 : 10 + width] = 1
         grays.append(gray)
-    js = np.array(
-        tab.evaluate(
-            "(images) => images.map(([g, w, h]) => window.nnscratchPad.prepare(g, w, h))",
-            [[g.ravel().tolist(), g.shape[1], g.shape[0]] for g in grays],
-        )
-    )
+    js = page_prepare(tab, grays)
     python = np.stack([ns.images.prepare_digit(g).ravel() for g in grays])
     np.testing.assert_allclose(js, python, rtol=0, atol=PIXEL_TOLERANCE)
+
+
+def new_rule_images(digit: np.ndarray) -> dict[str, np.ndarray]:
+    """Pictures that the rules of prepare_digit's polarity, background and frame decide; the
+    first two are ``digit`` (uint8, 28 x 28) drawn three times larger:
+
+    - dark ink on grey paper (0.45): the whole image's median is the paper, below 0.5;
+    - dark ink on white paper in a black frame 4 pixels wide (its top line 95% full): the
+      border is dark, the median light; the frame is cut off;
+    - a light frame around nothing, on black: kept, since nothing but frame would remain;
+    - a tie on grey paper (0.625): a light bar 0.375 above the paper, a dark bar 0.375 below
+      it (exact in binary); a tie is light ink, so the light bar is the digit.
+    """
+    ink = np.kron(digit / 255, np.ones((3, 3)))
+    framed = np.pad(1 - ink, 10, constant_values=1.0)
+    for edge in (np.s_[:4, :], np.s_[-4:, :], np.s_[:, :4], np.s_[:, -4:]):
+        framed[edge] = 0
+    framed[0, :5] = 1
+    frame_only = np.zeros((60, 60))
+    for edge in (np.s_[:3, :], np.s_[-3:, :], np.s_[:, :3], np.s_[:, -3:]):
+        frame_only[edge] = 1
+    tie = np.full((80, 80), 0.625)
+    tie[10:70, 18:24] = 1.0
+    tie[40:46, 45:75] = 0.25
+    return {
+        "dark on grey paper": 0.45 * (1 - ink),
+        "dark frame": framed,
+        "frame only": frame_only,
+        "tie": tie,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "guessed"),
+    [
+        ("dark on grey paper", "dark"),
+        ("dark frame", "dark"),
+        ("frame only", "light"),
+        ("tie", "light"),
+    ],
+)
+def test_prepare_follows_the_ink_and_frame_rules(tab: Tab, mnist, name, guessed, capsys) -> None:
+    """Polarity from the whole image's median (a tie is light ink), the background at that
+    median, a frame cut off unless it is all there is: as prepare_digit decides, to 1e-6."""
+    gray = new_rule_images(mnist.x_test[0])[name]
+    assert ns.images.guess_ink(gray) == guessed
+    python = ns.images.prepare_digit(gray).ravel()
+    difference = np.abs(page_prepare(tab, [gray])[0] - python).max()
+    with capsys.disabled():
+        print(f"\npad prepare, {name}: largest pixel difference {difference:.2e}")
+    assert difference <= PIXEL_TOLERANCE
+    assert not tab.problems, "\n".join(tab.problems)
+
+
+@pytest.mark.parametrize("ink", ["light", "dark"])
+def test_prepare_takes_the_ink_as_prepare_digit_does(tab: Tab, mnist, ink) -> None:
+    """The tie read both ways: ink="light" (the light bar), ink="dark" (the dark bar)."""
+    gray = new_rule_images(mnist.x_test[0])["tie"]
+    python = ns.images.prepare_digit(gray, ink=ink).ravel()
+    np.testing.assert_allclose(
+        page_prepare(tab, [gray], ink)[0], python, rtol=0, atol=PIXEL_TOLERANCE
+    )
+
+
+def test_prepare_refuses_an_unknown_ink_as_prepare_digit_does(tab: Tab) -> None:
+    message = tab.evaluate(
+        "() => { try { window.nnscratchPad.prepare(new Array(4).fill(0.5), 2, 2, 'pale'); }"
+        " catch (e) { return e.message; } }"
+    )
+    with pytest.raises(ValueError) as python_error:
+        ns.images.prepare_digit(np.full((2, 2), 0.5), ink="pale")
+    assert message == str(python_error.value)
 
 
 def test_prepare_refuses_a_blank_image_as_prepare_digit_does(tab: Tab) -> None:

@@ -8,8 +8,9 @@
 
    For automated checks the page sets window.nnscratchPad = {predict, prepare, last}:
    predict(pixels) takes 784 numbers in [0, 1] (a prepared image, row-major) and returns the
-   ten probabilities; prepare(gray, width, height) returns the 784 prepared values of a
-   grey-level image (0 black, 1 white; width * height numbers, row-major); last holds
+   ten probabilities; prepare(gray, width, height, ink = "auto") returns the 784 prepared
+   values of a grey-level image (0 black, 1 white; width * height numbers, row-major; ink
+   "light", "dark" or "auto", as prepare_digit's ink); last holds
    {label, probabilities} of the drawing on the pad (null while it is blank). */
 "use strict";
 
@@ -19,6 +20,8 @@
   const BOX = 20;
   const INK_THRESHOLD = 0.2;
   const MIN_CONTRAST = 0.1;
+  const FRAME_FILL = 0.9;
+  const INK_CHOICES = ["auto", "light", "dark"];
   // The pen: its width as a share of the pad's side, close to an MNIST stroke once the
   // digit is scaled into the 20-pixel box.
   const PEN_WIDTH = 0.075;
@@ -128,32 +131,80 @@
     return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
   }
 
-  /* Light ink on 0, strongest ink 1, faint pixels 0 (prepare_digit's steps 1 and 2). */
-  function inkOf(gray, w, h) {
-    const border = [];
-    for (let c = 0; c < w; c++) border.push(gray[c]);
-    for (let c = 0; c < w; c++) border.push(gray[(h - 1) * w + c]);
-    for (let r = 0; r < h; r++) border.push(gray[r * w]);
-    for (let r = 0; r < h; r++) border.push(gray[r * w + w - 1]);
-    let background = median(border);
-    const invert = background > 0.5; // dark on light
-    if (invert) background = 1 - background;
-    const ink = new Float64Array(w * h);
-    let contrast = 0;
-    for (let i = 0; i < ink.length; i++) {
-      ink[i] = Math.max((invert ? 1 - gray[i] : gray[i]) - background, 0);
-      contrast = Math.max(contrast, ink[i]);
+  /* The polarity prepare_digit(gray, ink="auto") assumes (guess_ink): the background is the
+     median level, the ink what lies furthest from it; "dark" if the darkest pixel is further
+     below the median than the lightest is above it, and "light" (a tie too) otherwise. */
+  function guessInk(gray) {
+    const background = median(gray);
+    let darkest = Infinity;
+    let lightest = -Infinity;
+    for (const v of gray) {
+      darkest = Math.min(darkest, v);
+      lightest = Math.max(lightest, v);
     }
+    return background - darkest > lightest - background ? "dark" : "light";
+  }
+
+  /* The ink (w by h) without a frame, as prepare_digit's _inside_frame: if its four edge
+     lines are each at least FRAME_FILL ink (pixels of at least INK_THRESHOLD of the
+     strongest), the lines that are, from each side inwards, are cut off; the ink is kept
+     whole if there is no frame, or nothing but frame. Returns {ink, w, h}. */
+  function insideFrame(ink, w, h) {
+    let strongest = 0;
+    for (const v of ink) strongest = Math.max(strongest, v);
+    const strong = ink.map((v) => (strongest > 0 && v >= INK_THRESHOLD * strongest ? 1 : 0));
+    const rowFill = new Float64Array(h);
+    const colFill = new Float64Array(w);
+    for (let r = 0; r < h; r++) {
+      for (let c = 0; c < w; c++) {
+        rowFill[r] += strong[r * w + c];
+        colFill[c] += strong[r * w + c];
+      }
+    }
+    for (let r = 0; r < h; r++) rowFill[r] /= w;
+    for (let c = 0; c < w; c++) colFill[c] /= h;
+    const whole = {ink, w, h};
+    if (Math.min(rowFill[0], rowFill[h - 1], colFill[0], colFill[w - 1]) < FRAME_FILL) {
+      return whole;
+    }
+    let top = 0;
+    let bottom = h;
+    let left = 0;
+    let right = w;
+    while (top < bottom && rowFill[top] >= FRAME_FILL) top++;
+    while (bottom > top && rowFill[bottom - 1] >= FRAME_FILL) bottom--;
+    while (left < right && colFill[left] >= FRAME_FILL) left++;
+    while (right > left && colFill[right - 1] >= FRAME_FILL) right--;
+    const insideW = right - left;
+    const insideH = bottom - top;
+    const inside = new Float64Array(insideW * insideH);
+    let inkInside = false;
+    for (let r = 0; r < insideH; r++) {
+      for (let c = 0; c < insideW; c++) {
+        const i = (top + r) * w + left + c;
+        inside[r * insideW + c] = ink[i];
+        if (strong[i]) inkInside = true;
+      }
+    }
+    return inkInside ? {ink: inside, w: insideW, h: insideH} : whole;
+  }
+
+  /* Light ink on 0, strongest ink 1, faint pixels 0, a frame cut off (prepare_digit's steps
+     1 and 2; dark: invert first). The result may be smaller than the (w by h) image:
+     returns {ink, w, h}. */
+  function inkOf(gray, w, h, dark) {
+    const levels = dark ? gray.map((v) => 1 - v) : gray;
+    const background = median(levels);
+    const framed = insideFrame(levels.map((v) => Math.max(v - background, 0)), w, h);
+    let contrast = 0;
+    for (const v of framed.ink) contrast = Math.max(contrast, v);
     if (contrast < MIN_CONTRAST) {
       throw new BlankImageError(
         `the image is blank: no ink differs from the background by ${MIN_CONTRAST} or more ` +
         `(largest difference ${contrast.toPrecision(3)})`);
     }
-    for (let i = 0; i < ink.length; i++) {
-      ink[i] /= contrast;
-      if (ink[i] < INK_THRESHOLD) ink[i] = 0;
-    }
-    return ink;
+    framed.ink = framed.ink.map((v) => v / contrast).map((v) => (v < INK_THRESHOLD ? 0 : v));
+    return framed;
   }
 
   /* (nOut, nIn) weights of a triangle filter widened by the scale factor, rows summing to 1. */
@@ -235,21 +286,28 @@
     }
   }
 
-  /* nnscratch.images.prepare_digit: polarity, background, ink threshold, crop, scaling into
-     the 20 x 20 box, centre of mass at (14, 14). gray: w * h levels, 0 black, 1 white. */
-  function prepare(gray, w, h) {
+  /* nnscratch.images.prepare_digit: polarity, background, frame, ink threshold, crop,
+     scaling into the 20 x 20 box, centre of mass at (14, 14). gray: w * h levels, 0 black,
+     1 white; ink: one of INK_CHOICES, "auto" guessing the polarity as guessInk does. */
+  function prepare(gray, w, h, ink = "auto") {
     if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) {
       throw new Error(`width and height must be positive integers, got ${w} and ${h}`);
     }
     checkNumbers(gray, w * h, "gray");
-    const ink = inkOf(gray, w, h);
-    let r0 = h;
+    if (!INK_CHOICES.includes(ink)) {
+      const choices = INK_CHOICES.map((choice) => `'${choice}'`).join(", ");
+      throw new Error(`ink must be one of ${choices}, got '${ink}'`);
+    }
+    const levels = Float64Array.from(gray);
+    const dark = (ink === "auto" ? guessInk(levels) : ink) === "dark";
+    const strokes = inkOf(levels, w, h, dark);
+    let r0 = strokes.h;
     let r1 = -1;
-    let c0 = w;
+    let c0 = strokes.w;
     let c1 = -1;
-    for (let r = 0; r < h; r++) {
-      for (let c = 0; c < w; c++) {
-        if (ink[r * w + c] === 0) continue;
+    for (let r = 0; r < strokes.h; r++) {
+      for (let c = 0; c < strokes.w; c++) {
+        if (strokes.ink[r * strokes.w + c] === 0) continue;
         r0 = Math.min(r0, r);
         r1 = Math.max(r1, r);
         c0 = Math.min(c0, c);
@@ -260,7 +318,8 @@
     const cw = c1 - c0 + 1;
     const crop = new Float64Array(ch * cw);
     for (let r = 0; r < ch; r++) {
-      for (let c = 0; c < cw; c++) crop[r * cw + c] = ink[(r0 + r) * w + c0 + c];
+      const from = (r0 + r) * strokes.w + c0;
+      crop.set(strokes.ink.subarray(from, from + cw), r * cw);
     }
     return centreByMass(scaleIntoBox(crop, ch, cw));
   }
@@ -534,8 +593,8 @@
         checkNumbers(pixels, model.inputs, "pixels");
         return Array.from(forward(model, pixels).p);
       },
-      prepare(gray, width, height) {
-        return Array.from(prepare(gray, width, height));
+      prepare(gray, width, height, ink = "auto") {
+        return Array.from(prepare(gray, width, height, ink));
       },
       last: null,
     };
