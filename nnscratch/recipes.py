@@ -327,7 +327,7 @@ def toml_table(values: Mapping[str, Setting], *, comments: Iterable[str] = ()) -
         Keys are bare (letters, digits, ``_`` and ``-``); floats finite (``repr`` keeps every
         bit, and is valid TOML).
     comments : iterable of str
-        Lines written first, each after ``# ``.
+        Lines written first, each as a TOML comment (after a ``#`` and a space).
     """
     lines = [f"# {comment}" if comment else "#" for comment in comments]
     for key, value in values.items():

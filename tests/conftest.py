@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -50,6 +51,15 @@ CHROMIUM_ARGS = [
 ]
 HOST = "127.0.0.1"
 TIMEOUT_MS = 60_000  # what a page may take to load and settle in the browser tests
+
+
+@pytest.fixture(autouse=True, scope="session")
+def default_hangup() -> Iterator[None]:
+    """SIGHUP at its default for the tests and the processes they start: under ``nohup`` it
+    is ignored, children inherit that, and the tests of what a hangup does would fail."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, previous)
 
 
 def _unavailable(artefact: str, message: str) -> None:
