@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         modelfile,
         optim,
         recipes,
+        resampling,
         train,
     )
     from .model import MLP
@@ -58,6 +59,7 @@ __all__ = [
     "modelfile",
     "optim",
     "recipes",
+    "resampling",
     "train",
 ]
 _SUBMODULES = frozenset(__all__) - {"MLP", "__version__"}

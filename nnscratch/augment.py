@@ -20,30 +20,22 @@ at; and :func:`gaussian_matrix` is the smoothing, as a matrix.
 
 How it is made fast
 -------------------
-The images are processed in chunks of about :data:`CHUNK_PIXELS` pixels, in work arrays
-allocated once, so that the arrays of a chunk stay in the processor's caches; within a chunk
-every step is one NumPy call on the whole chunk: there is no loop over the images in Python.
+:mod:`nnscratch.resampling` does the work, on checked arguments: the batch in chunks that stay
+in the processor's caches, in work arrays kept from call to call, the chunks shared between
+the cores; within a chunk one NumPy call per step and no loop over the images in Python.
+Every source coordinate of a chunk is one matrix product (the Gaussian smoothing of the
+fields and the affine maps together), and the four neighbours of a position are four fixed
+offsets from one flat index. The uniform noise takes one random byte per value (``(k + 1/2)
+/ 128`` for ``k`` from -128 to 127: a uniform distribution on 256 evenly spaced levels,
+variance ``(1 - 256**-2) / 3`` against 1/3 for the continuous one), straight from the
+generator's bit generator; a Gaussian of width 4 averages some 200 of them, so the field
+cannot tell the difference, and the draw is twelve times cheaper than ``rng.random``.
 (``benchmarks/augment.py`` measures the time against a training epoch.)
-
-- The Gaussian smoothing of a field ``U`` (one row of pixels after another) is the product
-  ``G_rows @ U @ G_cols.T`` with the matrices of :func:`gaussian_matrix`. A chunk's fields are
-  laid out as (row, image, column), so that both products are single large matrix products
-  (the images side by side), and the second one also adds the affine map: its left factor
-  gets the extra columns ``r`` and ``1``, its right factor the per-image coefficients. One
-  matrix product gives every source coordinate of the chunk.
-- The uniform noise takes one random byte per value (``(k + 1/2) / 128`` for ``k`` from -128
-  to 127: a uniform distribution on 256 evenly spaced levels, variance ``(1 - 256**-2) / 3``
-  against 1/3 for the continuous one), straight from the generator's bit generator; a
-  Gaussian of width 4 averages some 200 of them, so the field cannot tell the difference,
-  and the draw is twelve times cheaper than ``rng.random``.
-- The source images are padded with zeros (one row and column before, two after) in the
-  same (row, image, column) layout, so that the four neighbours of a source position are
-  four fixed offsets from one flat index: one index computation, four ``np.take`` calls,
-  and the neighbours of one output row of a chunk lie close together in memory.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -51,20 +43,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import resampling
 from ._checks import as_float_array, check_finite, check_int, check_interval
 
 Floats = NDArray[np.floating]
 Images = NDArray[Any]  # uint8, float32 or float64
 
 MNIST_SHAPE = (28, 28)
-
-CHUNK_PIXELS = 1 << 16
-"""Output pixels processed together (83 MNIST images): the chunk's arrays stay in the cache."""
-
-ONE_THREAD_PRODUCT = 1 << 18
-"""OpenBLAS multiplies an (m, k) by a (k, n) matrix on one thread when ``m * n * k`` is at most
-this (``65536 * GEMM_MULTITHREAD_THRESHOLD``, which is 4 by default): the module cuts its
-products to that size."""
 
 TRUNCATE = 4.0
 """The Gaussian of :func:`gaussian_matrix` is cut off at this many ``sigma`` (as in SciPy)."""
@@ -124,11 +109,12 @@ def distort(
     """
     images = _check_images(images)
     n, height, width = images.shape
-    field = None if elastic is None else _Smoothing(*_check_elastic(elastic), height, width)
+    field = None if elastic is None else elastic_factors(*_check_elastic(elastic), height, width)
     affine = random_affine(
         n, rng, rotate=rotate, scale=scale, shear=shear, translate=translate, shape=(height, width)
     )
-    return _warp(images, affine, field, rng, out)
+    out = np.empty_like(images) if out is None else _check_out(out, images)
+    return resampling.warp_batch(images, affine, field, rng, out)
 
 
 @dataclass(frozen=True)
@@ -273,9 +259,10 @@ def warp(
     affine = _check_affine(affine, n)
     field = None
     if elastic is not None:
-        field = _Smoothing(*_check_elastic(elastic), height, width)
+        field = elastic_factors(*_check_elastic(elastic), height, width)
         _check_generator(rng)
-    return _warp(images, affine, field, rng, out)
+    out = np.empty_like(images) if out is None else _check_out(out, images)
+    return resampling.warp_batch(images, affine, field, rng, out)
 
 
 def elastic_field(
@@ -314,15 +301,16 @@ def elastic_field(
     n = check_int(n, "n")
     _check_generator(rng)
     height, width = _check_shape(shape)
-    smoothing = _Smoothing(*_check_elastic((alpha, sigma)), height, width)
+    factors = elastic_factors(*_check_elastic((alpha, sigma)), height, width)
     fields = np.empty((n, 2, height, width), np.float32)
-    step = _chunk_length(height, width)
-    for begin in range(0, n, step):
-        m = min(step, n - begin)
+    begin = 0
+    for m in resampling.chunk_lengths(n, height, width):  # the chunks of warp, drawn alike
+        noise = resampling.random_bytes(rng, factors.noise_size(m))
         right = np.empty((height, 2, m, width), np.float32)
-        smoothing.smooth_noise(rng, np.empty_like(right), out=right)
-        field = smoothing.left @ right.reshape(height, -1) + smoothing.offset
+        factors.smooth(noise, work=np.empty_like(right), out=right)
+        field = factors.left @ right.reshape(height, -1) + factors.offset
         fields[begin : begin + m] = field.reshape(height, 2, m, width).transpose(2, 1, 0, 3)
+        begin += m
     return fields
 
 
@@ -356,193 +344,18 @@ def gaussian_matrix(size: int, sigma: float) -> NDArray[np.float64]:
     return matrix
 
 
-class _Smoothing:
-    """The elastic displacement of a chunk of ``m`` images: ``left @ right + offset``.
-
-    Laid out as (row, component, image, column), the displacement of both components of all
-    the images is one matrix product, ``alpha * G_h @ (k + 1/2) / 128 @ G_w.T`` for the
-    random bytes ``k``: ``left = alpha / 128 * G_h`` of shape (height, height), ``right`` the
-    bytes smoothed along the columns, ``k @ G_w.T``, of shape (height, 2, m, width), and the
-    half level a constant, ``offset = alpha / 256`` (the rows of ``G_h`` and ``G_w`` sum to 1).
-    """
-
-    def __init__(self, alpha: float, sigma: float, height: int, width: int) -> None:
-        self.height, self.width = height, width
-        self.left = (alpha / 128 * gaussian_matrix(height, sigma)).astype(np.float32)
-        self.columns = gaussian_matrix(width, sigma).T.astype(np.float32)
-        self.offset = alpha / 256
-
-    def smooth_noise(self, rng: np.random.Generator, noise: Floats, *, out: Floats) -> None:
-        """Draw random bytes into ``noise`` and write them smoothed along the columns into
-        ``out``, both float32 of shape (height, 2, m, width): the factor ``right``."""
-        np.copyto(noise, _random_bytes(rng, noise.size).reshape(noise.shape))
-        width = self.width
-        _matmul(noise.reshape(-1, width), self.columns, out=out.reshape(-1, width))
-
-
-def _warp(
-    images: Images,
-    affine: Floats,
-    field: _Smoothing | None,
-    rng: np.random.Generator | None,
-    out: Images | None,
-) -> Images:
-    """:func:`warp` on checked arguments, chunk by chunk."""
-    n, height, width = images.shape
-    out = np.empty_like(images) if out is None else _check_out(out, images)
-    length = _chunk_length(height, width)
-    warper = _Warper(height, width, min(length, n), images.dtype, field)
-    for begin in range(0, n, length):
-        chunk = slice(begin, begin + length)
-        warper.warp(images[chunk], affine[chunk], rng, out=out[chunk])
-    return out
-
-
-class _Warper:
-    """Warps chunks of up to ``length`` images in work arrays allocated once.
-
-    The arithmetic is as fast in fresh arrays, but every fresh array of a few hundred
-    kilobytes is mapped from the operating system page by page, and these page faults took
-    longer than the arithmetic (the smoothed noise alone: 0.45 s per 60,000 images in fresh
-    arrays, 0.15 s in reused ones).
-    """
-
-    def __init__(
-        self, height: int, width: int, length: int, dtype: np.dtype, field: _Smoothing | None
-    ) -> None:
-        self.height, self.width, self.field = height, width, field
-        work = np.dtype(np.float64 if dtype == np.float64 else np.float32)
-        # The source positions are left @ right: the two last columns of left are r and 1,
-        # and the two last rows of right the affine coefficients of each image (see
-        # source_positions); before them, the elastic factors of _Smoothing.
-        depth = 2 if field is None else height + 2
-        self.left = np.empty((height, depth), np.float32)
-        if field is not None:
-            self.left[:, :height] = field.left
-        self.left[:, -2] = np.arange(height)
-        self.left[:, -1] = 1
-        self.constant = 1 + (0 if field is None else field.offset)  # 1: the zero padding
-        pixels = height * length * width
-        self.buffers: dict[str, Images] = {
-            "right": np.empty(depth * 2 * length * width, np.float32),
-            "noise": np.empty(0 if field is None else 2 * pixels, np.float32),
-            "positions": np.empty(2 * pixels, np.float32),
-            "whole": np.empty(2 * pixels, np.float32),
-            "index": np.empty(pixels, np.intp),
-            "source": np.empty((height + 3) * length * (width + 3), work),
-            "corners": np.empty(4 * pixels, work),
-        }
-
-    def array(self, name: str, *shape: int) -> Images:
-        """The work array ``name`` as an array of ``shape`` (its first elements)."""
-        return self.buffers[name][: math.prod(shape)].reshape(shape)
-
-    def warp(
-        self, images: Images, affine: Floats, rng: np.random.Generator | None, *, out: Images
-    ) -> None:
-        """Warp a chunk of ``m`` images (m, height, width) into ``out``."""
-        self.resample(images, self.source_positions(affine, rng), out=out)
-
-    def source_positions(
-        self, affine: Floats, rng: np.random.Generator | None
-    ) -> NDArray[np.float32]:
-        """The source positions of a chunk, in the zero-padded frame: (height, 2, m, width).
-
-        ``[:, 0]`` holds the rows, ``[:, 1]`` the columns, both +1 for the padding: row
-        ``a[0, 0] * r + (a[0, 1] * c + a[0, 2] + 1)`` plus the elastic displacement, and the
-        same for the column with ``a[1]``, as one matrix product ``left @ right``.
-        """
-        height, width, m = self.height, self.width, len(affine)
-        right = self.array("right", self.left.shape[1], 2, m, width)
-        if self.field is not None:
-            assert rng is not None  # warp checked it: a field needs a generator
-            noise = self.array("noise", height, 2, m, width)
-            self.field.smooth_noise(rng, noise, out=right[:height])
-        coefficients = affine.transpose(2, 1, 0)[:, :, :, None]  # (3, 2, m, 1)
-        right[-2] = coefficients[0]
-        right[-1] = coefficients[1] * np.arange(width) + (coefficients[2] + self.constant)
-        positions = self.array("positions", height, 2, m, width)
-        _matmul(self.left, right.reshape(len(right), -1), out=positions.reshape(height, -1))
-        return positions
-
-    def resample(self, images: Images, positions: NDArray[np.float32], *, out: Images) -> None:
-        """Bilinear interpolation of ``images`` (m, height, width) at ``positions``, into
-        ``out``; ``positions`` are overwritten (clipped, then their fractional parts)."""
-        m, height, width = images.shape
-        source = self.array("source", height + 3, m, width + 3)  # (row, image, column)
-        source.fill(0)
-        source[1 : height + 1, :, 1 : width + 1] = images.transpose(1, 0, 2)
-        rows, columns = positions[:, 0], positions[:, 1]
-        # Beyond the frame everything is 0, so clipping a position to it does not change its
-        # value; the first and the last two padded rows (and columns) are zeros.
-        np.clip(rows, 0, height + 1, out=rows)
-        np.clip(columns, 0, width + 1, out=columns)
-        whole = np.floor(positions, out=self.array("whole", height, 2, m, width))
-        positions -= whole  # the fractional parts, in [0, 1)
-        row_stride = m * (width + 3)
-        flat_index = whole[:, 0]
-        flat_index *= row_stride
-        flat_index += whole[:, 1]
-        image_starts = np.arange(0, row_stride, width + 3, dtype=np.float32)
-        flat_index += np.repeat(image_starts, width).reshape(m, width)
-        index = self.array("index", height, m, width)
-        np.copyto(index, flat_index, casting="unsafe")  # whole numbers, exact in float32
-        flat = source.reshape(-1)
-        corners = self.array("corners", 4, height, m, width)
-        for corner, offset in zip(corners, (0, 1, row_stride, row_stride + 1), strict=True):
-            np.take(flat[offset:], index, mode="clip", out=corner)
-        top_left, top_right, bottom_left, bottom_right = corners
-        row_fraction, column_fraction = positions[:, 0], positions[:, 1]
-        top_right -= top_left
-        top_right *= column_fraction
-        top_left += top_right  # the top pair, interpolated along the row
-        bottom_right -= bottom_left
-        bottom_right *= column_fraction
-        bottom_left += bottom_right
-        bottom_left -= top_left
-        bottom_left *= row_fraction
-        result = out.transpose(1, 0, 2)  # (row, image, column), like the chunk
-        if out.dtype == top_left.dtype:
-            np.add(top_left, bottom_left, out=result)
-        else:  # uint8
-            top_left += bottom_left
-            np.copyto(result, np.rint(top_left, out=top_left), casting="unsafe")
-
-
-def _matmul(a: Floats, b: Floats, *, out: Floats) -> None:
-    """``a @ b`` into ``out`` (2-D, C-contiguous but for ``b`` when ``a`` is the taller), as a
-    stack of products each of which OpenBLAS computes on one thread (:data:`ONE_THREAD_PRODUCT`).
-
-    The products of this module are small and many; on the two-core machine, busy with other
-    work, OpenBLAS's two threads made them 2 to 40 times slower than one thread (0.2 to 5.7 s
-    instead of 0.07 to 0.09 s per 60,000 images), and they were not faster on an idle machine.
-    """
-    rows, inner = a.shape
-    columns = b.shape[1]
-    if rows >= columns:  # cut the rows of a
-        step = max(1, ONE_THREAD_PRODUCT // (inner * columns))
-        full = rows - rows % step
-        np.matmul(a[:full].reshape(-1, step, inner), b, out=out[:full].reshape(-1, step, columns))
-        np.matmul(a[full:], b, out=out[full:])
-    else:  # cut the columns of b
-        step = max(1, ONE_THREAD_PRODUCT // (inner * rows))
-        full = columns - columns % step
-        pieces = b[:, :full].reshape(inner, -1, step).transpose(1, 0, 2)
-        np.matmul(a, pieces, out=out[:, :full].reshape(rows, -1, step).transpose(1, 0, 2))
-        np.matmul(a, b[:, full:], out=out[:, full:])
-
-
-def _random_bytes(rng: np.random.Generator, size: int) -> NDArray[np.int8]:
-    """``size`` independent random bytes (int8, uniform on -128..127) from ``rng``'s bits."""
-    generator = rng.bit_generator
-    if isinstance(generator, np.random.MT19937):  # its raw values hold 32 random bits each
-        return generator.random_raw(-(-size // 4)).astype(np.uint32).view(np.int8)[:size]
-    return generator.random_raw(-(-size // 8)).view(np.int8)[:size]  # 64 bits each
-
-
-def _chunk_length(height: int, width: int) -> int:
-    """Images per chunk: about :data:`CHUNK_PIXELS` pixels, at least one image."""
-    return max(1, CHUNK_PIXELS // (height * width))
+@functools.lru_cache(maxsize=8)
+def elastic_factors(
+    alpha: float, sigma: float, height: int, width: int
+) -> resampling.ElasticFactors:
+    """The matrices of the elastic fields of strength ``alpha`` and width ``sigma`` for images
+    of ``height`` by ``width``, for :mod:`nnscratch.resampling` (the same object for the same
+    arguments, so that its work arrays are reused). Trusts its arguments."""
+    return resampling.ElasticFactors(
+        left=(alpha / 128 * gaussian_matrix(height, sigma)).astype(np.float32),
+        columns=gaussian_matrix(width, sigma).T.astype(np.float32),
+        offset=alpha / 256,
+    )
 
 
 def _check_images(images: ArrayLike) -> Images:
