@@ -211,6 +211,15 @@ class Warper:
             "corners": np.empty(4 * pixels, work),
         }
         self.padded_for = -1  # the chunk length whose zero margins "source" holds
+        self.starts = np.empty((0, width), np.float32)  # see image_starts
+
+    def image_starts(self, m: int) -> NDArray[np.float32]:
+        """The flat index of each image's first column in a padded row of a chunk of ``m``
+        images: (m, width), the same for every row."""
+        if self.starts.shape[0] != m:
+            starts = np.arange(0, m * (self.width + 3), self.width + 3, dtype=np.float32)
+            self.starts = np.repeat(starts[:, None], self.width, axis=1)
+        return self.starts
 
     def array(self, name: str, *shape: int) -> Images:
         """The work array ``name`` as an array of ``shape`` (its first elements)."""
@@ -269,13 +278,14 @@ class Warper:
         else:
             np.clip(positions[:, 0], 0, height + 1, out=positions[:, 0])
             np.clip(positions[:, 1], 0, width + 1, out=positions[:, 1])
-        whole = self.array("whole", height, 2, m, width)
-        np.modf(positions, out=(positions, whole))  # fractional parts in [0, 1), whole parts
+        whole = np.floor(positions, out=self.array("whole", height, 2, m, width))
+        positions -= whole  # the fractional parts, in [0, 1)
         row_stride = m * (width + 3)
+        flat_index = whole[:, 0]  # whole numbers, exact in float32 (augment checks the size)
+        flat_index *= row_stride
+        flat_index += whole[:, 1]
         index = self.array("index", height, m, width)
-        np.multiply(whole[:, 0], row_stride, out=index, casting="unsafe")  # whole: exact
-        np.add(index, whole[:, 1], out=index, casting="unsafe")
-        index += np.arange(0, row_stride, width + 3)[:, None]  # each image's first column
+        np.add(flat_index, self.image_starts(m), out=index, casting="unsafe")
         flat = source.reshape(-1)
         corners = self.array("corners", 4, height, m, width)
         for corner, offset in zip(corners, (0, 1, row_stride, row_stride + 1), strict=True):
