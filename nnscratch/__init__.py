@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         modelfile,
         optim,
         recipes,
+        schedules,
         train,
     )
     from .model import MLP
@@ -58,6 +59,7 @@ __all__ = [
     "modelfile",
     "optim",
     "recipes",
+    "schedules",
     "train",
 ]
 _SUBMODULES = frozenset(__all__) - {"MLP", "__version__"}
