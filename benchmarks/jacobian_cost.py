@@ -16,7 +16,7 @@ import argparse
 import platform
 import time
 
-from nnscratch import bench, jacobian
+from nnscratch import bench, jacobian_memory
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,8 +51,8 @@ def print_target(input_size: int, target: int, repeats: int, fits: list[bench.Co
         f"and {shortcut.peak_bytes / 1e6:.2f} MB per sample"
     )
     for fit in fits:
-        if fit.method in jacobian.ORDERS:
-            estimate = jacobian.estimate_bytes(sizes, order=fit.method)
+        if fit.method in jacobian_memory.ORDERS:
+            estimate = jacobian_memory.estimate_bytes(sizes, order=fit.method)
             print(
                 f"  {fit.method:<7} order, extrapolated: {fit.seconds_at_target:.3g} s "
                 f"({fit.seconds_at_target / shortcut.seconds:,.0f} x the shortcut), "

@@ -6,7 +6,7 @@ The hidden activation is ReLU, or leaky ReLU for the program this book started f
 :meth:`MLP.train_step` is one step of the shortcut, the forward pass and backpropagation
 through the layers of :mod:`nnscratch.layers`, on a batch the caller has checked;
 :meth:`MLP.loss_and_grads` checks its inputs and takes that step. Models are saved and loaded
-as model files (:mod:`nnscratch.modelfile`): the weights, and a header saying what network
+as model files (:mod:`nnscratch.mlpfile`): the weights, and a header saying what network
 they make.
 """
 
@@ -16,13 +16,12 @@ import itertools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import kernels, modelfile
+from . import kernels, mlpfile, overflow
 from ._checks import (
     as_batch,
     as_float_array,
@@ -146,7 +145,7 @@ class MLP:
         """
         x = self._inputs(x)
         z = self._scores(x)
-        overflowed = _overflowed_rows(z)
+        overflowed = overflow.overflowed_rows(z)
         if overflowed.size:
             row = int(overflowed[0])
             raise ValueError(
@@ -165,29 +164,29 @@ class MLP:
         """
         x = self._inputs(x)
         z = self._scores(x)
-        overflowed = _overflowed_rows(z)
+        overflowed = overflow.overflowed_rows(z)
         if not overflowed.size:
             return kernels.softmax(z)
         p = np.empty_like(z)
         kept = np.setdiff1d(np.arange(len(z)), overflowed)
         p[kept] = kernels.softmax(z[kept])
-        p[overflowed] = _softmax_at_scale(*self._scaled_scores(x[overflowed]))
+        p[overflowed] = overflow.softmax_at_scale(
+            *overflow.scaled_scores(self.params, x[overflowed])
+        )
         return p
 
     def predict(self, x: ArrayLike) -> NDArray[np.int64]:
         """The most probable class of each row of ``x``: shape ``(n,)``, int64.
 
         For any finite input in the model's dtype. A row whose scores would overflow is
-        computed at a smaller scale: ReLU commutes with positive scaling, so dividing a layer's
-        input by ``s > 0`` and its bias by the scale so far divides every later score by it too,
-        and keeps their order.
+        computed at a smaller scale, which keeps their order (:mod:`nnscratch.overflow`).
         """
         x = self._inputs(x)
         z = self._scores(x)
         labels = np.argmax(z, axis=1).astype(np.int64, copy=False)
-        overflowed = _overflowed_rows(z)
+        overflowed = overflow.overflowed_rows(z)
         if overflowed.size:
-            scaled, _ = self._scaled_scores(x[overflowed])
+            scaled, _ = overflow.scaled_scores(self.params, x[overflowed])
             labels[overflowed] = np.argmax(scaled, axis=1)
         return labels
 
@@ -211,31 +210,6 @@ class MLP:
         """The forward pass in evaluation mode; overflow gives infinities, silently."""
         with np.errstate(over="ignore", invalid="ignore"):
             return self._forward(x, rng=None)
-
-    def _scaled_scores(self, x: Floats) -> tuple[Floats, NDArray[np.float64]]:
-        """Scores at a scale that cannot overflow, for rows whose plain scores do.
-
-        Before each layer every row is divided by its largest magnitude if that exceeds 1, and
-        the scales multiply up in ``log_scale``; the layer's bias is divided by the row's scale
-        so far (it underflows to 0 when the scale dwarfs it, the right limit). The true scores
-        are ``exp(log_scale)[:, None] * z``.
-
-        Returns
-        -------
-        z : ndarray, shape (n, K), the model's dtype
-        log_scale : ndarray of float64, shape (n,)
-        """
-        a, log_scale = x, np.zeros(len(x))
-        depth = len(self.sizes) - 1
-        with np.errstate(under="ignore"):
-            for layer in range(1, depth + 1):
-                shrink = np.maximum(np.abs(a).max(axis=1), 1).astype(self.dtype)
-                a = a / shrink[:, None]
-                log_scale += np.log(shrink, dtype=np.float64)
-                bias = self.params[f"b{layer}"] * np.exp(-log_scale)[:, None]
-                z = a @ self.params[f"W{layer}"] + bias.astype(self.dtype)
-                a = np.maximum(z, 0) if layer < depth else z
-        return z, log_scale
 
     def loss(self, x: ArrayLike, y: ArrayLike, *, label_smoothing: float = 0.0) -> float:
         """The mean cross-entropy on ``(x, y)`` in evaluation mode (no dropout)."""
@@ -390,12 +364,11 @@ class MLP:
             self.params[name][...] = value
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model to ``path``, a ``.npz`` model file, atomically.
+        """Write the model to ``path``, a ``.npz`` model file (see :mod:`nnscratch.mlpfile`).
 
-        The file holds the parameters and a header with the sizes, the dtype, the dropout, the
-        activation and :attr:`metadata`, which must be JSON-serialisable (NumPy scalars and
-        arrays are converted to numbers and lists; tuples come back as lists; NaN and infinity
-        are refused). See :mod:`nnscratch.modelfile` for the layout.
+        Atomically: the parameters, and a header with the sizes, the dtype, the dropout, the
+        activation and :attr:`metadata`, which must be JSON-serialisable (as in
+        :func:`nnscratch.modelfile.save`).
 
         Raises
         ------
@@ -410,11 +383,7 @@ class MLP:
             "activation": self.activation,
             "metadata": self.metadata,
         }
-        try:
-            _check_file_arrays(self.params, header)
-        except ValueError as error:
-            raise ValueError(f"cannot save the model's parameters: {error}") from None
-        modelfile.save(path, self.params, header)
+        mlpfile.save(path, self.params, header)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLP:
@@ -429,35 +398,16 @@ class MLP:
         Raises
         ------
         nnscratch.modelfile.ModelFileError
-            If the file is not a valid model file (see :func:`nnscratch.modelfile.load`), or
+            If the file is not a valid model file (see :func:`nnscratch.mlpfile.load`), or
             its header does not describe a network (sizes, dtype, dropout, activation,
             metadata) or not the one its arrays make.
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
-        arrays, header = modelfile.load(path, check=_check_file)
-        activation = header.get("activation", "relu")  # files from before leaky ReLU: ReLU
-        model = cls.from_params(arrays, dropout=header["dropout"], activation=activation)
+        arrays, header = mlpfile.load(path, dtypes=DTYPE_NAMES, activations=ACTIVATIONS)
+        model = cls.from_params(arrays, dropout=header["dropout"], activation=header["activation"])
         model.metadata = header["metadata"]
         return model
-
-
-def _overflowed_rows(z: Floats) -> NDArray[np.intp]:
-    """The indices of the rows of ``z`` that hold a non-finite score."""
-    return np.flatnonzero(~np.isfinite(z).all(axis=1))
-
-
-def _softmax_at_scale(z: Floats, log_scale: NDArray[np.float64]) -> Floats:
-    """``softmax(exp(log_scale)[:, None] * z)`` without forming the product, which may overflow.
-
-    Each row's gaps to its largest score, ``d <= 0``, are multiplied by the scale as
-    ``-exp(log(-d) + log_scale)``, which goes to ``-inf`` (a probability of 0) rather than
-    overflow; computed in float64, returned in ``z``'s dtype.
-    """
-    gaps = (z - z.max(axis=1, keepdims=True)).astype(np.float64)
-    with np.errstate(divide="ignore", over="ignore"):
-        scaled = -np.exp(np.log(-gaps) + log_scale[:, None])
-    return kernels.softmax(scaled).astype(z.dtype)
 
 
 def _slope(activation: str) -> float:
@@ -525,87 +475,3 @@ def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
             )
         check_finite(value, name=name)
     return {name: value.copy() for name, value in checked.items()}
-
-
-_FILE_KEYS = ("sizes", "dtype", "dropout", "metadata")
-MAX_FILE_LAYERS = (modelfile.MAX_ENTRIES - 1) // 2
-"""The most layers a model file can describe (two arrays each, and the header)."""
-METADATA_TYPES: Mapping[str, type | tuple[type, ...]] = MappingProxyType(
-    {
-        "dataset": str,
-        "seed": int,
-        "training_seconds": (int, float),
-        "recipe": dict,
-        "preprocessing": dict,
-        "history": dict,
-        "metrics": dict,
-    }
-)
-"""The JSON types of the :attr:`MLP.metadata` entries nnscratch writes, checked by
-:meth:`MLP.load` so that their readers (the command line, the book) get what they expect."""
-
-
-def _check_file(header: dict[str, Any], arrays: Mapping[str, Any]) -> None:
-    """Check a model file's header and its declared arrays (each with ``shape`` and
-    ``dtype``), before the arrays are read: ValueError for what is wrong."""
-    _check_file_header(header)
-    _check_file_arrays(arrays, header)
-
-
-def _check_file_header(header: dict[str, Any]) -> None:
-    """Check the model's part of a model file's header: ValueError for what is wrong."""
-    missing = [key for key in _FILE_KEYS if key not in header]
-    if missing:
-        raise ValueError(f"the metadata lacks {missing}")
-    sizes = header["sizes"]
-    if not isinstance(sizes, list):
-        raise ValueError(f"sizes must be a list of layer widths, got {sizes!r:.80}")
-    if len(sizes) > MAX_FILE_LAYERS + 1:
-        raise ValueError(
-            f"sizes lists {len(sizes)} widths; a model file holds at most {MAX_FILE_LAYERS} layers"
-        )
-    check_layer_sizes(sizes)
-    check_choice(header["dtype"], "dtype", DTYPE_NAMES)
-    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
-    size = parameters * np.dtype(header["dtype"]).itemsize
-    if size > modelfile.MAX_ARRAY_BYTES:
-        raise ValueError(
-            f"sizes {sizes} make a network of {parameters:,} parameters ({size / 2**30:.1f} GiB "
-            f"in {header['dtype']}), more than the {modelfile.MAX_ARRAY_BYTES / 2**30:.0f} GiB a "
-            "model file may hold"
-        )
-    check_fraction(header["dropout"], "dropout")
-    metadata = header["metadata"]
-    if not isinstance(metadata, dict):
-        raise ValueError(f"metadata must be a JSON object, got {type(metadata).__name__}")
-    for key, kind in METADATA_TYPES.items():
-        value = metadata.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-            names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
-            raise ValueError(
-                f"metadata[{key!r}] must be {names}, got {type(value).__name__} {value!r:.80}"
-            )
-    check_choice(header.get("activation", "relu"), "activation", ACTIVATIONS)
-
-
-def _check_file_arrays(arrays: Mapping[str, Any], header: dict[str, Any]) -> None:
-    """Check that ``arrays`` (anything with ``shape`` and ``dtype``: arrays, or the specs a
-    model file declares) are the parameters of the network ``header`` describes."""
-    sizes, dtype = header["sizes"], np.dtype(header["dtype"])
-    expected: dict[str, tuple[int, ...]] = {}
-    for layer in range(1, len(sizes)):
-        expected[f"W{layer}"] = (sizes[layer - 1], sizes[layer])
-        expected[f"b{layer}"] = (sizes[layer],)
-    missing, extra = sorted(expected.keys() - arrays.keys()), sorted(arrays.keys() - expected)
-    if missing or extra:
-        raise ValueError(
-            f"for layer sizes {sizes} the arrays must be {sorted(expected)}; "
-            f"missing: {missing or 'none'}, unexpected: {extra or 'none'}"
-        )
-    for name, shape in expected.items():
-        value = arrays[name]
-        if value.shape != shape or value.dtype != dtype:
-            raise ValueError(
-                f"array {name!r} must be {dtype} of shape {shape}, "
-                f"found {value.dtype} of shape {value.shape}"
-            )

@@ -39,7 +39,8 @@ from ._checks import (
 from .augment import Distortions
 from .data import preprocess, train_validation_split
 from .model import ACTIVATIONS, DTYPE_NAMES, INITS, MLP
-from .optim import SGD, Adam, AdamW, ConstantSchedule, CosineSchedule, Optimizer, StepSchedule
+from .optim import SGD, Adam, AdamW, Optimizer
+from .schedules import ConstantSchedule, CosineSchedule, StepSchedule
 from .train import Callback, Floats, History, Schedule, Step, fit
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

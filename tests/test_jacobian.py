@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import nnscratch as ns
 from nnscratch import jacobian as jac
+from nnscratch import jacobian_memory as jm
 from nnscratch.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-7  # relative error, float64
@@ -40,7 +41,7 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> 
 
 @pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-@pytest.mark.parametrize("order", jac.ORDERS)
+@pytest.mark.parametrize("order", jm.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
 def test_equals_the_shortcut(sizes, order, label_smoothing, activation):
     model, x, y = make_problem(sizes, activation=activation)
@@ -55,7 +56,7 @@ def test_equals_the_shortcut(sizes, order, label_smoothing, activation):
 
 
 @pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
-@pytest.mark.parametrize("order", jac.ORDERS)
+@pytest.mark.parametrize("order", jm.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
 def test_equals_finite_differences(sizes, order, activation):
     model, x, y = make_problem(sizes, seed=1, activation=activation)
@@ -77,7 +78,7 @@ def test_equals_finite_differences(sizes, order, activation):
 def test_both_orders_equal_the_shortcut_for_any_shape(sizes, n, seed):
     model, x, y = make_problem(sizes, n=n, seed=seed)
     _, expected = model.loss_and_grads(x, y)
-    for order in jac.ORDERS:
+    for order in jm.ORDERS:
         _, grads = jac.loss_and_grads(model, x, y, order=order)
         for name in expected:
             both_zero = np.allclose(grads[name], 0, atol=1e-15) and np.allclose(
@@ -96,7 +97,7 @@ def test_dropout_is_off():
 def test_float32_stays_float32():
     model, x, y = make_problem([6, 8, 5, 4], dtype=np.float32)
     expected_loss, expected = model.loss_and_grads(x, y)
-    for order in jac.ORDERS:
+    for order in jm.ORDERS:
         loss, grads = jac.loss_and_grads(model, x, y, order=order)
         assert loss == pytest.approx(expected_loss, rel=1e-5)
         for name, grad in grads.items():
@@ -178,70 +179,26 @@ def test_step_jacobians_keep_float32():
     assert jac.cross_entropy_jacobian(p, p).dtype == np.float32
 
 
-# --- Shapes and memory --------------------------------------------------------------------------
+# --- Refusing what would not fit ------------------------------------------------------------------
 
 
-def test_jacobian_shapes():
-    assert jac.jacobian_shapes([5, 7, 3]) == [
-        ("dL/dp", (1, 3)),
-        ("dp/dz2", (3, 3)),
-        ("dz2/dW2", (3, 21)),
-        ("dz2/db2", (3, 3)),
-        ("dz2/da1", (3, 7)),
-        ("da1/dz1", (7, 7)),
-        ("dz1/dW1", (7, 35)),
-        ("dz1/db1", (7, 7)),
-    ]
-    assert jac.jacobian_shapes(ns.MLP([5, 7, 3], seed=0)) == jac.jacobian_shapes([5, 7, 3])
-    assert ("dz1/dW1", (512, 401_408)) in jac.jacobian_shapes([784, 512, 10])
-
-
-@pytest.mark.parametrize("order", jac.ORDERS)
-@pytest.mark.parametrize("sizes", [[100, 64, 10], [30, 40, 20, 5], [784, 32, 10]], ids=str)
-def test_estimate_matches_the_memory_used(sizes, order):
-    model, x, y = make_problem(sizes, n=2)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        jac.loss_and_grads(model, x, y, order=order)
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-    assert 0.8 <= peak / jac.estimate_bytes(model, order=order) <= 1.25
-
-
-def test_estimate_for_the_full_network():
-    weight_jacobian = 512 * 401_408 * 8
-    reverse = jac.estimate_bytes([784, 512, 10], order="reverse")
-    forward = jac.estimate_bytes([784, 512, 10], order="forward")
-    assert weight_jacobian < reverse < 1.05 * weight_jacobian
-    assert 2 * weight_jacobian < forward < 2.1 * weight_jacobian
-    assert jac.estimate_bytes([784, 512, 10], dtype=np.float32) == reverse // 2
-
-
-@pytest.mark.parametrize("order", jac.ORDERS)
+@pytest.mark.parametrize("order", jm.ORDERS)
 def test_refuses_what_would_not_fit_before_allocating(order):
     model = ns.MLP([784, 512, 10], seed=0)
     x, y = np.zeros((1, 784)), np.array([3])
     tracemalloc.start()
     try:
-        with pytest.raises(jac.JacobianTooLargeError) as caught:
+        with pytest.raises(jm.JacobianTooLargeError) as caught:
             jac.loss_and_grads(model, x, y, order=order, max_bytes=10**8)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert isinstance(caught.value, MemoryError)
     message = str(caught.value)
-    estimate = jac.estimate_bytes(model, order=order)
+    estimate = jm.estimate_bytes(model, order=order)
     assert f"{estimate / 1e9:.2f} GB" in message
     assert "0.10 GB" in message and "dz1/dW1" in message and "512 x 401,408" in message
     assert peak < 10**6
-
-
-def test_default_limit():
-    assert isinstance(jac.default_max_bytes(), int) and jac.default_max_bytes() > 0
-    model, x, y = make_problem([4, 3])
-    assert jac.check_fits(model, order="reverse") == jac.estimate_bytes(model)
 
 
 # --- Refusals -----------------------------------------------------------------------------------
@@ -251,8 +208,6 @@ def test_unknown_order():
     model, x, y = make_problem([4, 3])
     with pytest.raises(ValueError, match="order"):
         jac.loss_and_grads(model, x, y, order="sideways")
-    with pytest.raises(ValueError, match="order"):
-        jac.estimate_bytes(model, order="backward")
 
 
 @pytest.mark.parametrize(

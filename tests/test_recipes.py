@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 import nnscratch as ns
 from nnscratch.augment import Distortions
-from nnscratch.optim import SGD, Adam, AdamW, ConstantSchedule, CosineSchedule, StepSchedule
+from nnscratch.optim import SGD, Adam, AdamW
 from nnscratch.recipes import (
     AUGMENTED,
     OPTIMIZERS,
@@ -24,6 +24,7 @@ from nnscratch.recipes import (
     toml_table,
     train_recipe,
 )
+from nnscratch.schedules import ConstantSchedule, CosineSchedule, StepSchedule
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import nnscratch as ns
-from nnscratch.optim import SGD, Adam, CosineSchedule, StepSchedule
+from nnscratch.optim import SGD, Adam
+from nnscratch.schedules import CosineSchedule, StepSchedule
 from nnscratch.train import DIVERGENCE_FACTOR, DIVERGENCE_STEPS, DivergenceError, History, fit
 
 

@@ -13,24 +13,21 @@ the machine may be shared, and a median is what a reader can expect to see. Noth
 changes how many threads the BLAS library uses.
 
 The package's modules: ``timing`` (timing calls, the machine's description), ``gemm`` (the
-network's products and the peak), ``epoch`` (epochs and inference), ``ceiling`` (how many
-times their own products they take, against the targets) and ``jacobian_cost`` (the
-Jacobians' cost); everything below is importable from ``nnscratch.bench`` itself.
+network's products and the peak), ``epoch`` (training epochs), ``inference`` (predictions),
+``ceiling`` (how many times their own products they take, against the targets) and
+``jacobian_cost`` (the Jacobians' cost); everything below is importable from
+``nnscratch.bench`` itself.
 """
 
 from ..model import DTYPE_NAMES
 from .ceiling import TARGETS, CeilingRow, ceiling_rows, format_ceiling_table
 from .epoch import (
     EXTRAS,
-    MNIST_TEST,
     EpochCost,
-    InferenceCost,
     epoch_cost,
     format_epoch_table,
     format_overhead_table,
     format_step_table,
-    inference_cost,
-    inference_time,
     step_extras,
 )
 from .gemm import (
@@ -46,6 +43,7 @@ from .gemm import (
     peak_gflops,
     products,
 )
+from .inference import MNIST_TEST, InferenceCost, inference_cost, inference_time
 from .jacobian_cost import (
     HIDDEN_SIZES,
     METHODS,

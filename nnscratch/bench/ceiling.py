@@ -15,7 +15,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .epoch import EpochCost, InferenceCost
+from .epoch import EpochCost
+from .inference import InferenceCost
 
 TARGETS = {("sgd", 128): 1.33, ("adam", 256): 1.4, ("predict", None): 1.2}
 """The ratios aimed at, float32 (issue 12): SGD with momentum at batch 128, the book's recipe

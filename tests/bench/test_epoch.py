@@ -1,4 +1,4 @@
-"""Tests for nnscratch.bench.epoch: epochs of fit timed and split, inference; never a duration."""
+"""Tests for nnscratch.bench.epoch: epochs of fit timed and split; never a duration."""
 
 from __future__ import annotations
 
@@ -74,23 +74,8 @@ def test_the_loop_part_is_the_rest_of_the_step():
     assert parts == pytest.approx(cost.epoch.seconds[0] / cost.steps_per_epoch)
 
 
-def test_inference_time_times_predict():
-    timing = bench.inference_time("float64", samples=50, repeats=3, sizes=TINY)
-    assert len(timing.seconds) == 3 and timing.flops == 2 * 50 * (12 * 8 + 8 * 3)
-
-
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_step_extras_times_the_three_phases(dropout):
     extras = bench.step_extras(8, "float32", dropout=dropout, sizes=TINY, repeats=3)
     assert list(extras) == list(bench.EXTRAS)
     assert extras["loss"] > 0  # the only phase that is not a difference of two times
-
-
-def test_inference_cost_alternates_predict_and_its_products():
-    cost = bench.inference_cost("float64", samples=50, repeats=3, sizes=TINY)
-    assert (cost.dtype, cost.samples) == ("float64", 50)
-    assert len(cost.predict.seconds) == len(cost.products.seconds) == 3
-    assert cost.predict.flops == cost.products.flops == 2 * 50 * (12 * 8 + 8 * 3)
-    pairs = zip(cost.predict.seconds, cost.products.seconds, strict=True)
-    assert cost.products_ratios == tuple(p / g for p, g in pairs)
-    assert cost.products_ratio == pytest.approx(np.median(cost.products_ratios))
