@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import (
+        architecture,
         augment,
         bench,
         data,
@@ -46,6 +47,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 __all__ = [
     "MLP",
     "__version__",
+    "architecture",
     "augment",
     "bench",
     "data",

@@ -44,8 +44,9 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import functional
 from ._checks import as_batch, as_float_array, as_labels, check_fraction
+from .architecture import LEAKY_RELU_SLOPE
 from .jacobian_memory import check_fits
-from .model import LEAKY_RELU_SLOPE, MLP
+from .model import MLP
 
 Floats = NDArray[np.floating]
 

@@ -9,9 +9,9 @@ sizes make, in that dtype. :meth:`nnscratch.model.MLP.save` writes a model with 
 and :meth:`~nnscratch.model.MLP.load` reads one with :func:`load`, which checks the header
 and the declared arrays before any array is read.
 
-The dtypes and activations a model may have are the model's (``nnscratch.model.DTYPE_NAMES``
-and ``ACTIVATIONS``): :meth:`~nnscratch.model.MLP.load` passes them in, since this module
-sits below the model in the import stack.
+The dtypes and activations a model may have (``DTYPE_NAMES`` and ``ACTIVATIONS`` of
+:mod:`nnscratch.architecture`) are passed in by :meth:`~nnscratch.model.MLP.load`: this
+module checks a file against what it is told a model may be.
 """
 
 from __future__ import annotations

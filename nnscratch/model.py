@@ -1,7 +1,8 @@
 """The multilayer perceptron: Linear, ReLU (and Dropout) per hidden layer, softmax at the end.
 
 The hidden activation is ReLU, or leaky ReLU for the program this book started from
-(``activation="leaky_relu"``, slope :data:`LEAKY_RELU_SLOPE`).
+(``activation="leaky_relu"``); the choices a model may make are those of
+:mod:`nnscratch.architecture`.
 
 :meth:`MLP.train_step` is one step of the shortcut, the forward pass and backpropagation
 through the layers of :mod:`nnscratch.layers`, on a batch the caller has checked;
@@ -12,7 +13,6 @@ they make.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import kernels, mlpfile, overflow
+from . import architecture, kernels, mlpfile, overflow
 from ._checks import (
     as_batch,
     as_float_array,
@@ -29,22 +29,11 @@ from ._checks import (
     check_choice,
     check_finite,
     check_fraction,
-    check_layer_sizes,
 )
 from .functional import cross_entropy
-from .layers import Dropout, LeakyReLU, Linear, ReLU, SoftmaxCrossEntropy
+from .layers import Dropout, Linear, SoftmaxCrossEntropy
 
 Floats = NDArray[np.floating]
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-"""The dtypes a model computes in."""
-DTYPE_NAMES = tuple(dtype.name for dtype in DTYPES)
-"""Their names, ``("float32", "float64")``: the choices of a recipe or a command line."""
-ACTIVATIONS = ("relu", "leaky_relu")
-"""The hidden layers' activations: ReLU, or leaky ReLU with slope :data:`LEAKY_RELU_SLOPE`."""
-LEAKY_RELU_SLOPE = 0.01
-"""The slope of leaky ReLU for negative inputs."""
-INITS = ("he", "uniform")
-"""The initialisations of the weights: He's normal, or uniform on [-1, 1)."""
 
 
 class MLP:
@@ -61,9 +50,9 @@ class MLP:
         The dtype of the parameters and of every computation.
     dropout : float in [0, 1)
         The dropout probability on every hidden layer's output, in training mode only.
-    activation : one of :data:`ACTIVATIONS`, "relu" or "leaky_relu"
+    activation : one of :data:`~nnscratch.architecture.ACTIVATIONS`, "relu" or "leaky_relu"
         The hidden layers' activation.
-    init : one of :data:`INITS`, "he" or "uniform"
+    init : one of :data:`~nnscratch.architecture.INITS`, "he" or "uniform"
         He's initialisation, weights normal with variance ``2 / ((1 + s**2) fan_in)`` (``s``
         the activation's slope for negative inputs: 0 for ReLU), or weights uniform on
         [-1, 1), the choice of the program this book started from. The choice shapes only
@@ -88,19 +77,9 @@ class MLP:
         activation: str = "relu",
         init: str = "he",
     ) -> None:
-        sizes = check_layer_sizes(sizes)
-        dtype = _check_dtype(dtype)
-        slope = _slope(check_choice(activation, "activation", ACTIVATIONS))
-        check_choice(init, "init", INITS)
-        rng = np.random.default_rng(seed)
-        params = {}
-        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
-            if init == "he":
-                W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / ((1 + slope**2) * fan_in))
-            else:
-                W = rng.uniform(-1, 1, size=(fan_in, fan_out))
-            params[f"W{layer}"] = W.astype(dtype)
-            params[f"b{layer}"] = np.zeros(fan_out, dtype=dtype)
+        params = architecture.initial_params(
+            sizes, np.random.default_rng(seed), dtype=dtype, activation=activation, init=init
+        )
         self._setup(params, dropout, activation)
 
     @classmethod
@@ -111,7 +90,7 @@ class MLP:
         shapes (each layer's input width is the previous one's output width), dtype and values.
         """
         model = cls.__new__(cls)
-        model._setup(_checked_params(params), dropout, activation)
+        model._setup(architecture.checked_params(params), dropout, activation)
         return model
 
     def _setup(self, params: dict[str, Floats], dropout: float, activation: str) -> None:
@@ -120,10 +99,11 @@ class MLP:
         depth = len(params) // 2
         self.sizes = (len(params["W1"]),) + tuple(len(params[f"b{i}"]) for i in range(1, depth + 1))
         self.dropout = check_fraction(dropout, "the dropout probability")
-        self.activation = check_choice(activation, "activation", ACTIVATIONS)
+        self.activation = check_choice(activation, "activation", architecture.ACTIVATIONS)
+        self._slope = architecture.negative_slope(activation)
         self.metadata: dict[str, Any] = {}
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
-        self._activations = [_activation_layer(activation) for _ in range(depth - 1)]
+        self._activations = [architecture.activation_layer(activation) for _ in range(depth - 1)]
         self._dropouts = [Dropout(self.dropout) for _ in range(depth - 1)]
         self._buffers: dict[int, _StepBuffers] = {}
 
@@ -171,7 +151,7 @@ class MLP:
         kept = np.setdiff1d(np.arange(len(z)), overflowed)
         p[kept] = kernels.softmax(z[kept])
         p[overflowed] = overflow.softmax_at_scale(
-            *overflow.scaled_scores(self.params, x[overflowed])
+            *overflow.scaled_scores(self.params, x[overflowed], slope=self._slope)
         )
         return p
 
@@ -186,7 +166,7 @@ class MLP:
         labels = np.argmax(z, axis=1).astype(np.int64, copy=False)
         overflowed = overflow.overflowed_rows(z)
         if overflowed.size:
-            scaled, _ = overflow.scaled_scores(self.params, x[overflowed])
+            scaled, _ = overflow.scaled_scores(self.params, x[overflowed], slope=self._slope)
             labels[overflowed] = np.argmax(scaled, axis=1)
         return labels
 
@@ -404,15 +384,12 @@ class MLP:
         OSError
             If the file cannot be read at all (e.g. it does not exist).
         """
-        arrays, header = mlpfile.load(path, dtypes=DTYPE_NAMES, activations=ACTIVATIONS)
+        arrays, header = mlpfile.load(
+            path, dtypes=architecture.DTYPE_NAMES, activations=architecture.ACTIVATIONS
+        )
         model = cls.from_params(arrays, dropout=header["dropout"], activation=header["activation"])
         model.metadata = header["metadata"]
         return model
-
-
-def _slope(activation: str) -> float:
-    """The activation's slope for negative inputs: 0 for ReLU."""
-    return LEAKY_RELU_SLOPE if activation == "leaky_relu" else 0.0
 
 
 _KEPT_BUFFERS = 2
@@ -437,41 +414,3 @@ class _StepBuffers:
             z=[np.empty((n, width), dtype) for width in sizes[1:]],
             dx=[np.empty((n, width), dtype) for width in sizes[1:-1]],
         )
-
-
-def _activation_layer(activation: str) -> ReLU | LeakyReLU:
-    return LeakyReLU(LEAKY_RELU_SLOPE) if activation == "leaky_relu" else ReLU()
-
-
-def _check_dtype(dtype: DTypeLike) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def _checked_params(params: Mapping[str, ArrayLike]) -> dict[str, Floats]:
-    """Copies of ``params`` in the order W1, b1, W2, ..., after checking them all."""
-    depth = len(params) // 2
-    names = [f"{kind}{i}" for i in range(1, depth + 1) for kind in "Wb"]
-    if depth < 1 or sorted(params) != sorted(names):
-        raise ValueError(f"params must be named W1, b1, ..., WL, bL, got {sorted(params)}")
-    checked: dict[str, Floats] = {}
-    for i in range(1, depth + 1):
-        W = as_float_array(params[f"W{i}"], ndim=2, name=f"W{i}")
-        b = as_float_array(params[f"b{i}"], ndim=1, name=f"b{i}")
-        if i > 1 and len(W) != len(checked[f"b{i - 1}"]):
-            raise ValueError(
-                f"W{i} must have {len(checked[f'b{i - 1}'])} rows, got shape {W.shape}"
-            )
-        if b.shape != W.shape[1:]:
-            raise ValueError(f"b{i} must have shape {W.shape[1:]} to match W{i}, got {b.shape}")
-        checked[f"W{i}"], checked[f"b{i}"] = W, b
-    dtype = _check_dtype(checked["W1"].dtype)
-    for name, value in checked.items():
-        if value.dtype != dtype:
-            raise ValueError(
-                f"every parameter must have dtype {dtype} like W1, {name} has {value.dtype}"
-            )
-        check_finite(value, name=name)
-    return {name: value.copy() for name, value in checked.items()}

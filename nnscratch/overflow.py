@@ -1,7 +1,8 @@
 """Scores that overflow: finding their rows, and computing them at a scale that cannot.
 
 An input far beyond the pixel range (1e308, say) makes a model's scores overflow its dtype to
-infinity, and the softmax of infinities is NaN. ReLU commutes with positive scaling, so a row
+infinity, and the softmax of infinities is NaN. ReLU and leaky ReLU commute with positive
+scaling, so a row
 divided by ``s > 0`` before a layer, with that layer's bias divided by the scale so far, comes
 out with every later score divided by ``s`` too, in the same order. :func:`scaled_scores`
 computes such rows that way, and :func:`softmax_at_scale` their probabilities, without ever
@@ -27,13 +28,16 @@ def overflowed_rows(z: Floats) -> NDArray[np.intp]:
     return np.flatnonzero(~np.isfinite(z).all(axis=1))
 
 
-def scaled_scores(params: Mapping[str, Floats], x: Floats) -> tuple[Floats, NDArray[np.float64]]:
+def scaled_scores(
+    params: Mapping[str, Floats], x: Floats, *, slope: float = 0.0
+) -> tuple[Floats, NDArray[np.float64]]:
     """Scores at a scale that cannot overflow, for rows whose plain scores do.
 
     Before each layer every row is divided by its largest magnitude if that exceeds 1, and
     the scales multiply up in ``log_scale``; the layer's bias is divided by the row's scale
     so far (it underflows to 0 when the scale dwarfs it, the right limit). The hidden layers
-    apply ReLU. The true scores are ``exp(log_scale)[:, None] * z``.
+    apply ``max(z, slope * z)``: ReLU, or leaky ReLU for a slope in (0, 1). The true scores
+    are ``exp(log_scale)[:, None] * z``.
 
     Parameters
     ----------
@@ -41,6 +45,9 @@ def scaled_scores(params: Mapping[str, Floats], x: Floats) -> tuple[Floats, NDAr
         A model's ``W1``, ``b1``, ..., ``WL``, ``bL``, in ``x``'s dtype.
     x : ndarray, shape (n, sizes[0])
         The rows, in the model's dtype.
+    slope : float in [0, 1)
+        The hidden activation's slope for negative inputs
+        (:func:`nnscratch.architecture.negative_slope`).
 
     Returns
     -------
@@ -56,7 +63,7 @@ def scaled_scores(params: Mapping[str, Floats], x: Floats) -> tuple[Floats, NDAr
             log_scale += np.log(shrink, dtype=np.float64)
             bias = params[f"b{layer}"] * np.exp(-log_scale)[:, None]
             z = a @ params[f"W{layer}"] + bias.astype(x.dtype)
-            a = np.maximum(z, 0) if layer < depth else z
+            a = np.maximum(z, slope * z) if layer < depth else z
     return z, log_scale
 
 

@@ -36,9 +36,10 @@ from ._checks import (
     check_non_negative,
     check_positive,
 )
+from .architecture import ACTIVATIONS, DTYPE_NAMES, INITS
 from .augment import Distortions
 from .data import preprocess, train_validation_split
-from .model import ACTIVATIONS, DTYPE_NAMES, INITS, MLP
+from .model import MLP
 from .optim import SGD, Adam, AdamW, Optimizer
 from .schedules import ConstantSchedule, CosineSchedule, StepSchedule
 from .train import Callback, Floats, History, Schedule, Step, fit
@@ -121,9 +122,9 @@ class Recipe:
     validation_size : int
         Training images held out (seeded) to validate on after every epoch; 0 for none.
     dtype : "float32" or "float64"
-    activation : one of :data:`~nnscratch.model.ACTIVATIONS`, "relu" or "leaky_relu"
+    activation : one of :data:`~nnscratch.architecture.ACTIVATIONS`, "relu" or "leaky_relu"
         The hidden layers' activation.
-    init : one of :data:`~nnscratch.model.INITS`, "he" or "uniform"
+    init : one of :data:`~nnscratch.architecture.INITS`, "he" or "uniform"
         The initial weights: He's normal, or uniform on [-1, 1).
     rotate, scale, shear, translate : float
         The largest rotation (degrees), scaling (a fraction), shear (degrees) and shift

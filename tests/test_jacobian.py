@@ -39,7 +39,7 @@ def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> 
 # --- The whole chain ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
+@pytest.mark.parametrize("activation", ns.architecture.ACTIVATIONS)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("order", jm.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
@@ -55,7 +55,7 @@ def test_equals_the_shortcut(sizes, order, label_smoothing, activation):
         assert relative_error(grad, expected[name]) <= TOLERANCE
 
 
-@pytest.mark.parametrize("activation", ns.model.ACTIVATIONS)
+@pytest.mark.parametrize("activation", ns.architecture.ACTIVATIONS)
 @pytest.mark.parametrize("order", jm.ORDERS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=str)
 def test_equals_finite_differences(sizes, order, activation):

@@ -114,3 +114,21 @@ def test_rows_that_fit_are_computed_as_always():
     mixed = np.vstack([x[:2], 1e308 * x[2:3], x[2:]])
     assert_array_equal(model.predict_proba(mixed)[[0, 1, 3, 4]], model.predict_proba(x))
     assert_array_equal(model.predict(mixed)[[0, 1, 3, 4]], model.predict(x))
+
+
+def test_a_leaky_relu_model_keeps_its_slope_on_the_scaled_path():
+    """Huge inputs of a leaky-ReLU model: the scaled path applies leaky ReLU too (it applied
+    ReLU, and this model then saw no difference between the classes: class 0 by the tie)."""
+    model = MLP.from_params(
+        {
+            "W1": np.array([[-10.0], [0.0]]),
+            "b1": np.zeros(1),
+            "W2": np.array([[1.0, -1.0]]),
+            "b2": np.zeros(2),
+        },
+        activation="leaky_relu",
+    )
+    x = np.array([[1e308, 0.0]])
+    assert model.predict(x).tolist() == [1]  # -1e309 * 0.01 < 0: class 1, as at any scale
+    np.testing.assert_array_equal(model.predict_proba(x), [[0.0, 1.0]])
+    assert model.predict(x / 1e308).tolist() == [1]

@@ -19,7 +19,7 @@ network's products and the peak), ``epoch`` (training epochs), ``inference`` (pr
 ``nnscratch.bench`` itself.
 """
 
-from ..model import DTYPE_NAMES
+from ..architecture import DTYPE_NAMES
 from .ceiling import TARGETS, CeilingRow, ceiling_rows, format_ceiling_table
 from .epoch import (
     EXTRAS,

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .._checks import check_choice
-from ..model import DTYPE_NAMES
+from ..architecture import DTYPE_NAMES
 from .timing import Timing, time_call
 
 SIZES = (784, 512, 10)  # the book's network
