@@ -21,8 +21,8 @@ at; and :func:`gaussian_matrix` is the smoothing, as a matrix.
 How it is made fast
 -------------------
 :mod:`nnscratch.resampling` does the work, on checked arguments: the batch in chunks that stay
-in the processor's caches, in work arrays kept from call to call, the chunks shared between
-the cores; within a chunk one NumPy call per step and no loop over the images in Python.
+in the processor's caches, in work arrays kept from call to call; within a chunk one NumPy
+call per step and no loop over the images in Python.
 Every source coordinate of a chunk is one matrix product (the Gaussian smoothing of the
 fields and the affine maps together), and the four neighbours of a position are four fixed
 offsets from one flat index. The uniform noise takes one random byte per value (``(k + 1/2)
