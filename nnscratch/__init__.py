@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         metrics,
         modelfile,
         optim,
+        prepare,
         recipes,
         train,
     )
@@ -57,6 +58,7 @@ __all__ = [
     "metrics",
     "modelfile",
     "optim",
+    "prepare",
     "recipes",
     "train",
 ]

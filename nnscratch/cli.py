@@ -33,7 +33,7 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from . import __version__, data, images, metrics, recipes
+from . import __version__, data, images, metrics, prepare, recipes
 from ._checks import check_choice, check_int
 from ._files import Terminated, check_writable, signals_raise
 from .model import MLP
@@ -507,7 +507,7 @@ def _test_inputs(model: MLP, dataset: data.Dataset) -> np.ndarray:
             f"the model maps {model.sizes[0]} inputs to {model.sizes[-1]} classes, but "
             f"{dataset.name} has {recipes.IMAGE_FEATURES} pixels per image and {classes} classes"
         )
-    return data.preprocess(dataset.x_test, dtype=model.dtype)
+    return prepare.preprocess(dataset.x_test, dtype=model.dtype)
 
 
 def _print_json(report: Mapping[str, Any]) -> None:

@@ -37,9 +37,9 @@ from ._checks import (
     check_positive,
 )
 from .augment import Distortions
-from .data import preprocess, train_validation_split
 from .model import ACTIVATIONS, DTYPE_NAMES, INITS, MLP
 from .optim import SGD, Adam, AdamW, ConstantSchedule, CosineSchedule, Optimizer, StepSchedule
+from .prepare import preprocess, train_validation_split
 from .train import Callback, Floats, History, Schedule, Step, fit
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -28,7 +28,7 @@ from fake_mnist import closed_port_url
 from PIL import Image
 
 import nnscratch as ns
-from nnscratch import cli, data, images, recipes, train
+from nnscratch import cli, data, images, prepare, recipes, train
 
 FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "32", "--validation-size", "40"]
 
@@ -191,7 +191,7 @@ def test_evaluate_prints_each_classs_counts_and_specificity(trained, tiny_data):
     path, _, _ = trained
     out = run_main(["evaluate", path])[1]
     model, ds = ns.MLP.load(path), tiny_dataset("mnist")
-    y_pred = model.predict(data.preprocess(ds.x_test))
+    y_pred = model.predict(prepare.preprocess(ds.x_test))
     tp, fp, fn, tn = ns.metrics.one_vs_rest_counts(ds.y_test, y_pred, 10)
     specificity = ns.metrics.specificity(ds.y_test, y_pred, 10)
     report = out.split("confusion matrix")[0]
@@ -209,7 +209,7 @@ def test_evaluate_json_agrees_with_the_model(trained, tiny_data, tmp_path):
     assert tiny_data == [("mnist", str(tmp_path))]
     report = json.loads(out)
     model, ds = ns.MLP.load(path), tiny_dataset("mnist")
-    y_pred = model.predict(data.preprocess(ds.x_test))
+    y_pred = model.predict(prepare.preprocess(ds.x_test))
     assert report["dataset"] == "mnist" and report["n"] == 60
     assert report["accuracy"] == ns.metrics.accuracy(ds.y_test, y_pred)
     assert report["accuracy"] == model.metadata["metrics"]["accuracy"]

@@ -73,7 +73,7 @@ def test_train_recipe_on_small_images():
     assert model.metadata["preprocessing"] == {"scale": 1 / 255, "shape": [784]}
     assert model.metadata["history"] == history.summary()
     assert model.metadata["seed"] == 3
-    x = ns.data.preprocess(images)
+    x = ns.prepare.preprocess(images)
     assert np.mean(model.predict(x) == labels) > 0.9
 
 
@@ -89,7 +89,7 @@ def test_train_recipe_without_validation_on_float_rows():
 @pytest.mark.slow
 def test_the_default_recipe_reaches_98_5_percent_on_mnist(mnist):
     model, history = train_recipe(mnist.x_train, mnist.y_train, Recipe(), seed=0, progress=False)
-    accuracy = np.mean(model.predict(ns.data.preprocess(mnist.x_test)) == mnist.y_test)
+    accuracy = np.mean(model.predict(ns.prepare.preprocess(mnist.x_test)) == mnist.y_test)
     assert accuracy >= 0.985, f"test accuracy {accuracy:.4f} after {history.epochs} epochs"
 
 
@@ -161,7 +161,7 @@ def test_augmenting_images_that_are_not_square_is_refused():
 @pytest.mark.slow
 def test_the_augmented_recipe_reaches_98_9_percent_on_mnist(mnist):
     model, history = train_recipe(mnist.x_train, mnist.y_train, AUGMENTED, seed=0, progress=False)
-    accuracy = np.mean(model.predict(ns.data.preprocess(mnist.x_test)) == mnist.y_test)
+    accuracy = np.mean(model.predict(ns.prepare.preprocess(mnist.x_test)) == mnist.y_test)
     assert accuracy >= 0.989, f"test accuracy {accuracy:.4f} after {history.epochs} epochs"
 
 
@@ -282,7 +282,7 @@ def test_split_seed_fixes_the_validation_images_across_seeds():
 
     def validated_on(split: int, model: ns.MLP, history: ns.train.History) -> bool:
         """Whether the last validation loss is the final model's on the images of ``split``."""
-        _, _, x_val, y_val = ns.data.train_validation_split(
+        _, _, x_val, y_val = ns.prepare.train_validation_split(
             x, labels, validation_size=20, seed=split
         )
         loss = model.loss(x_val, y_val, label_smoothing=recipe.label_smoothing)
