@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import (
+        archive,
         augment,
         bench,
         data,
@@ -42,6 +43,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 __all__ = [
     "MLP",
     "__version__",
+    "archive",
     "augment",
     "bench",
     "data",
