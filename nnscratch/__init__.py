@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         optim,
         prepare,
         recipes,
+        runs,
         train,
     )
     from .model import MLP
@@ -62,6 +63,7 @@ __all__ = [
     "optim",
     "prepare",
     "recipes",
+    "runs",
     "train",
 ]
 _SUBMODULES = frozenset(__all__) - {"MLP", "__version__"}

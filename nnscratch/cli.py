@@ -33,7 +33,7 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
-from . import __version__, data, images, metrics, prepare, recipes
+from . import __version__, data, images, metrics, prepare, recipes, runs
 from ._checks import check_choice, check_int
 from ._files import Terminated, check_writable, signals_raise
 from .model import MLP
@@ -386,7 +386,7 @@ def _train(args: argparse.Namespace) -> int:
         )
         print("recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.settings().items()))
     start = time.perf_counter()
-    model, history = recipes.train_recipe(
+    model, history = runs.train_recipe(
         dataset.x_train,
         dataset.y_train,
         recipe,

@@ -28,7 +28,7 @@ from fake_mnist import closed_port_url
 from PIL import Image
 
 import nnscratch as ns
-from nnscratch import cli, data, images, prepare, recipes, train
+from nnscratch import cli, data, images, prepare, recipes, runs, train
 
 FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "32", "--validation-size", "40"]
 
@@ -427,7 +427,7 @@ def recorded_recipe(monkeypatch, tiny_data):
         calls.update(recipe=recipe, seed=seed, progress=progress, callbacks=list(callbacks))
         return ns.MLP([784, 10], seed=0, dtype=recipe.dtype), train.History()
 
-    monkeypatch.setattr(recipes, "train_recipe", fake_train_recipe)
+    monkeypatch.setattr(runs, "train_recipe", fake_train_recipe)
     return calls
 
 
@@ -651,7 +651,7 @@ def test_a_memory_error_anywhere_is_one_line(monkeypatch, tiny_data, tmp_path):
     def exhausted(*args, **kwargs):
         raise MemoryError("Unable to allocate 29.2 GiB for an array with shape (784, 10000000)")
 
-    monkeypatch.setattr(recipes, "train_recipe", exhausted)
+    monkeypatch.setattr(runs, "train_recipe", exhausted)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 1
     assert_one_error_line(err, r"out of memory: Unable to allocate 29\.2 GiB")
@@ -986,7 +986,7 @@ def test_an_interruption_is_one_line(monkeypatch, tiny_data, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(recipes, "train_recipe", interrupted)
+    monkeypatch.setattr(runs, "train_recipe", interrupted)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 130
     assert_one_error_line(err, "interrupted")
