@@ -29,8 +29,10 @@ if TYPE_CHECKING:
         metrics,
         modelfile,
         optim,
+        options,
         prepare,
         recipes,
+        reports,
         runs,
         train,
     )
@@ -61,8 +63,10 @@ __all__ = [
     "metrics",
     "modelfile",
     "optim",
+    "options",
     "prepare",
     "recipes",
+    "reports",
     "runs",
     "train",
 ]

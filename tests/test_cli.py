@@ -17,7 +17,7 @@ import sys
 import textwrap
 import tomllib
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from fake_mnist import closed_port_url
 from PIL import Image
 
 import nnscratch as ns
-from nnscratch import cli, data, images, prepare, recipes, runs, train
+from nnscratch import cli, data, images, options, prepare, recipes, runs, train
 
 FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "32", "--validation-size", "40"]
 
@@ -512,7 +512,7 @@ def test_redirected_stderr_gets_lines_not_frames(tmp_path):
 def test_without_tqdm_no_python_argument_is_suggested(recorded_recipe, tmp_path, monkeypatch):
     """Issue 15: without tqdm, the error told a command-line user to pass progress=False."""
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(options.importlib.util, "find_spec", lambda name: None)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"], stderr=Terminal())
     assert status == 0 and recorded_recipe["progress"] is False  # bars quietly left out
     status, _, err = run_main(["train", "--progress", "--out", tmp_path / "m.npz"])
@@ -572,27 +572,6 @@ def subcommand_help(command: str) -> str:
     status, out, _ = run_main([command, "--help"])
     assert status == 0
     return out
-
-
-def test_a_new_field_flows_through_options_toml_and_json(tmp_path):
-    """The options are made from the fields: a bool field becomes --NAME/--no-NAME."""
-
-    @dataclass(frozen=True)
-    class WithFlag(recipes.Recipe):
-        augment: bool = field(
-            default=False,
-            metadata={"help": "distort the images", "check": lambda v, n: v, "choices": ()},
-        )
-
-    parser = cli._Parser(prog="test")
-    cli._add_recipe_options(parser, WithFlag)
-    assert parser.parse_args(["--augment"]).augment is True
-    assert parser.parse_args(["--no-augment"]).augment is False
-    assert parser.parse_args([]).augment is None
-    assert "distort the images (default: False)" in parser.format_help()
-    recipe = WithFlag.from_settings({"augment": True})
-    assert recipe.settings()["augment"] is True
-    assert tomllib.loads(recipes.toml_table(recipe.settings()))["augment"] is True
 
 
 @pytest.mark.parametrize(
