@@ -76,7 +76,9 @@ PARSERS: dict[type, Callable[[str], Any]] = {
     float: _parse(float, "a number"),
     str: str,
 }
+"""The argparse ``type`` of an option, by the type of its setting."""
 METAVARS: dict[type, str] = {int: "N", float: "X"}
+"""The placeholder of an option's value in ``--help``, by the type of its setting."""
 
 
 def flag(name: str) -> str:
@@ -84,10 +86,10 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-# The training images of each data set: the pinned digests of their files fix these counts.
 TRAINING_IMAGES = {"mnist": 60_000, "fashion-mnist": 60_000}
-# Settings of a run besides the recipe's, in a --config file and in 'nnscratch recipe'.
+"""The training images of each data set: the pinned digests of their files fix these counts."""
 RUN_SETTINGS = ("dataset", "seed")
+"""Settings of a run besides the recipe's, in a ``--config`` file and in ``nnscratch recipe``."""
 
 
 def add_recipe_options(sub: argparse.ArgumentParser, recipe: type[recipes.Recipe]) -> None:
