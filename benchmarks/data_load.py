@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnscratch import data
+from nnscratch import data, prepare
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def measure(data_dir: str | Path | None = None, *, repeats: int = 7) -> list[Tim
         ],
         "read_idx() of the 4 files (no checksum)": lambda: [data.read_idx(p) for p in paths],
         "preprocess() train + test -> (n, 784) float32": lambda: (
-            data.preprocess(dataset.x_train),
-            data.preprocess(dataset.x_test),
+            prepare.preprocess(dataset.x_train),
+            prepare.preprocess(dataset.x_test),
         ),
     }
     return [Timing(name, *time_runs(task, repeats)) for name, task in tasks.items()]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import (
         architecture,
+        archive,
         augment,
         bench,
         data,
@@ -31,9 +32,13 @@ if TYPE_CHECKING:
         mlpfile,
         modelfile,
         optim,
+        options,
         overflow,
+        prepare,
         recipes,
+        reports,
         resampling,
+        runs,
         schedules,
         train,
     )
@@ -48,6 +53,7 @@ __all__ = [
     "MLP",
     "__version__",
     "architecture",
+    "archive",
     "augment",
     "bench",
     "data",
@@ -66,9 +72,13 @@ __all__ = [
     "mlpfile",
     "modelfile",
     "optim",
+    "options",
     "overflow",
+    "prepare",
     "recipes",
+    "reports",
     "resampling",
+    "runs",
     "schedules",
     "train",
 ]

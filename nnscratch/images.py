@@ -227,7 +227,7 @@ def load_digit(
     ----------
     path : str or path-like
     dtype : float32 or float64
-        Of the result (float32 like ``nnscratch.data.preprocess``).
+        Of the result (float32 like ``nnscratch.prepare.preprocess``).
     ink : {"auto", "light", "dark"}
         The ink's polarity; ``"auto"`` guesses it (:func:`guess_ink`).
 

@@ -10,37 +10,35 @@ weights ``W1``, ``b1``, ``W2``, ... and describes them in the header::
      "sizes": [784, 512, 10], "dtype": "float32", "dropout": 0.1, "activation": "relu",
      "metadata": {...}}     # the model's free-form metadata: recipe, preprocessing, metrics
 
-This module knows the container, not the model: :func:`load` is the one gate a file passes.
+This module knows the format, not the model: :func:`load` is the one gate a file passes.
 It checks everything a file must be to be safe to read, from the outside in, and reads data
-only after the parts that describe it: the zip directory; each entry's flags (no encryption),
-compression (stored or deflate) and declared sizes, against the file's length and deflate's
-largest ratio; the JSON header (bounded in size and depth, a known format version); each
-array's ``.npy`` header (floating point, never Python objects, a size that agrees with the
-entry's), and the caller's ``check`` of the declared shapes. Only then are the arrays
-allocated, at their declared sizes, and read (the zip's CRC checked at each entry's end, the
-values finite). Whatever is wrong raises :class:`ModelFileError` naming the file and the part.
+only after the parts that describe it: the zip directory and each entry's flags, compression
+and declared sizes; the JSON header (bounded in size and depth, a known format version); each
+array's ``.npy`` header, and the caller's ``check`` of the declared shapes. Only then are the
+arrays allocated, at their declared sizes, and read (the zip's CRC checked at each entry's
+end, the values finite). Reading the zip and the ``.npy`` headers without trusting them is
+:mod:`nnscratch.archive`'s job, whose :class:`ModelFileError` (raised for whatever is wrong,
+naming the file and the part) and :class:`ArraySpec` are importable from here too.
 :meth:`nnscratch.model.MLP.load` passes a ``check`` that the arrays are the network the header
 describes. Loading never unpickles: arrays are raw bytes read into arrays the loader made.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
 import struct
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import __version__
 from ._files import atomic_write
+from .archive import NPY_HEADER_LIMIT, ArraySpec, ModelFileError, entries, npy_header, read_data
 
 __all__ = [
     "FORMAT_NAME",
@@ -72,21 +70,6 @@ MAX_ENTRIES = 1024
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries; an empty zip
 _FORMAT_KEYS = ("format", "format_version", "nnscratch_version")
-_ENCRYPTED = 0x0001 | 0x0040 | 0x2000  # zip flag bits: encrypted, strongly, the directory too
-_FLAGS_KNOWN = 0x0002 | 0x0004 | 0x0008 | 0x0800  # deflate options, data descriptor, UTF-8 name
-_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-_DEFLATE_RATIO = 1032  # deflate's largest expansion: 258 bytes from two bits
-_LOCAL_HEADER_SIZE = 30  # a zip entry's local header before its name and extra field
-_NPY_MAGIC = b"\x93NUMPY"
-_NPY_PREFIX = 8  # the magic string and the format version
-_NPY_LENGTHS = {(1, 0): 2, (2, 0): 4}  # .npy version -> bytes of the header length
-_NPY_HEADER_LIMIT = 10_000  # numpy's own limit on a .npy header
-_MAX_DIMENSIONS = 32
-_READ_CHUNK = 1 << 20
-
-
-class ModelFileError(ValueError):
-    """A file that is not a valid nnscratch model file; the message says what is wrong."""
 
 
 def save(
@@ -199,9 +182,9 @@ def load(
         except NotImplementedError as exc:  # a "version needed to extract" above 6.3
             raise ModelFileError(f"{path}: a zip archive of an unknown kind ({exc})") from exc
         with archive:
-            entries = _entries(archive, path, length)
-            header = _read_header(archive, entries.pop(HEADER_ENTRY), path)
-            declared = {name: _npy_header(archive, info, path) for name, info in entries.items()}
+            found = entries(archive, path, length, required=HEADER_ENTRY, max_entries=MAX_ENTRIES)
+            header = _read_header(archive, found.pop(HEADER_ENTRY), path)
+            declared = {name: npy_header(archive, info, path) for name, info in found.items()}
             if check is not None:
                 try:
                     check(header, declared)
@@ -214,24 +197,10 @@ def load(
                     f"{_bytes(max_bytes)} a model file may hold"
                 )
             arrays = {
-                name: _read_array(archive, entries[name], spec, path)
+                name: _read_array(archive, found[name], spec, path)
                 for name, spec in declared.items()
             }
     return arrays, header
-
-
-class ArraySpec(NamedTuple):
-    """What an array's ``.npy`` header declares, before its data is read."""
-
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    fortran_order: bool = False
-    offset: int = 0  # where the data starts in the entry: the length of the .npy header
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes of data the shape and dtype need."""
-        return math.prod(self.shape) * self.dtype.itemsize
 
 
 def _bytes(count: int) -> str:
@@ -248,74 +217,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
 
 
-def _entries(archive: zipfile.ZipFile, path: str, length: int) -> dict[str, zipfile.ZipInfo]:
-    """The archive's entries by array name, after checking the directory and each entry's
-    flags, compression and declared sizes against the file (nothing is read yet)."""
-    infos = archive.infolist()
-    if len(infos) > MAX_ENTRIES:
-        raise ModelFileError(
-            f"{path}: the archive holds {len(infos)} entries, more than the {MAX_ENTRIES} a "
-            "model file may hold"
-        )
-    names = [info.filename for info in infos]
-    if len(names) != len(set(names)):
-        raise ModelFileError(f"{path}: the archive holds duplicate entries")
-    others = sorted(name for name in names if not name.endswith(".npy"))
-    if others:
-        raise ModelFileError(f"{path}: unexpected entries that are not arrays: {others}")
-    entries = {info.filename.removesuffix(".npy"): info for info in infos}
-    if HEADER_ENTRY not in entries:
-        raise ModelFileError(f"{path}: not an nnscratch model file (no metadata entry)")
-    for info in infos:
-        _check_entry(info, path, length)
-    return entries
-
-
-def _check_entry(info: zipfile.ZipInfo, path: str, length: int) -> None:
-    """Refuse an entry the loader would not read exactly as declared: encrypted, compressed
-    other than by deflate, or declaring sizes the file cannot hold."""
-    where = f"{path}: entry {info.filename!r}"
-    if info.header_offset < 0:
-        raise ModelFileError(f"{where} starts at offset {info.header_offset}, before the file")
-    if info.flag_bits & _ENCRYPTED:
-        raise ModelFileError(f"{where} is encrypted (zip flag bits 0x{info.flag_bits:04x})")
-    if info.flag_bits & ~_FLAGS_KNOWN:
-        raise ModelFileError(
-            f"{where} uses zip features a model file never needs (flag bits 0x{info.flag_bits:04x})"
-        )
-    if info.compress_type not in _METHODS:
-        raise ModelFileError(
-            f"{where} uses compression method {info.compress_type}; a model file's entries are "
-            "stored (0) or deflated (8)"
-        )
-    end = info.header_offset + _LOCAL_HEADER_SIZE + len(info.orig_filename) + info.compress_size
-    if end > length:
-        raise ModelFileError(
-            f"{where} declares {info.compress_size} bytes of data at offset {info.header_offset}, "
-            f"beyond the end of the {length}-byte file"
-        )
-    stored = info.compress_type == zipfile.ZIP_STORED
-    largest = info.compress_size if stored else info.compress_size * _DEFLATE_RATIO + 64
-    if info.file_size > largest or (stored and info.file_size != info.compress_size):
-        raise ModelFileError(
-            f"{where} declares {info.file_size} bytes of content from {info.compress_size} "
-            f"{'stored' if stored else 'deflated'} bytes, which cannot be"
-        )
-
-
 def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> dict[str, Any]:
-    if info.file_size > MAX_HEADER_BYTES + _NPY_HEADER_LIMIT:
+    if info.file_size > MAX_HEADER_BYTES + NPY_HEADER_LIMIT:
         raise ModelFileError(
             f"{path}: the metadata entry holds {info.file_size} bytes, more than the "
             f"{MAX_HEADER_BYTES} a header may hold"
         )
-    spec = _npy_header(archive, info, path, name=HEADER_ENTRY)
+    spec = npy_header(archive, info, path, name=HEADER_ENTRY, floating=False)
     if spec.dtype != np.uint8 or len(spec.shape) != 1:
         raise ModelFileError(
             f"{path}: the metadata entry must be 1-D uint8 (JSON text), found {spec.dtype} of "
             f"shape {spec.shape}"
         )
-    raw = _read_data(archive, info, spec, path, HEADER_ENTRY).tobytes()
+    raw = read_data(archive, info, spec, path, HEADER_ENTRY).tobytes()
     try:
         header = json.loads(
             raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
@@ -382,114 +296,12 @@ def _check_format(header: Any, path: str) -> None:
         )
 
 
-def _npy_header(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, name: str | None = None
-) -> ArraySpec:
-    """Shape and dtype of an entry from its ``.npy`` header, checked against the entry's
-    declared size; only the header is read. Arrays must be floating point (the header entry's
-    dtype is checked by its reader), never Python objects."""
-    name = info.filename.removesuffix(".npy") if name is None else name
-    where = f"{path}: array {name!r}"
-    with _reading(where, "has an invalid .npy header"):
-        with archive.open(info) as fp:
-            prefix = fp.read(_NPY_PREFIX)
-            if len(prefix) < _NPY_PREFIX or prefix[:6] != _NPY_MAGIC:
-                raise ValueError("no .npy magic string")
-            version = (prefix[6], prefix[7])
-            if version not in _NPY_LENGTHS:
-                raise ValueError(f"unsupported .npy format version {version}")
-            width = _NPY_LENGTHS[version]
-            length_bytes = fp.read(width)
-            if len(length_bytes) < width:
-                raise ValueError("the entry ends inside the header")
-            (size,) = struct.unpack("<H" if width == 2 else "<I", length_bytes)
-            if size > _NPY_HEADER_LIMIT:
-                raise ValueError(f"a header of {size} bytes, more than {_NPY_HEADER_LIMIT}")
-            text = fp.read(size)
-            if len(text) < size:
-                raise ValueError("the entry ends inside the header")
-        spec = _parse_npy_header(text.decode("latin-1"), offset=8 + width + size)
-    if spec.dtype.hasobject:
-        raise ModelFileError(f"{where} holds Python objects (pickled data), which are never loaded")
-    if name != HEADER_ENTRY and spec.dtype.kind != "f":
-        raise ModelFileError(
-            f"{where} must be floating point, found {spec.dtype} of shape {spec.shape}"
-        )
-    data_bytes = info.file_size - spec.offset
-    if data_bytes != spec.nbytes:
-        raise ModelFileError(
-            f"{where} holds {data_bytes} bytes of data, not the {spec.nbytes} its shape "
-            f"{spec.shape} needs"
-        )
-    return spec
-
-
-def _parse_npy_header(text: str, *, offset: int) -> ArraySpec:
-    """The ``.npy`` header's dictionary literal -> ArraySpec, or ValueError."""
-    try:
-        fields = ast.literal_eval(text)
-    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
-        raise ValueError(f"not a dictionary literal ({type(exc).__name__})") from None
-    if not isinstance(fields, dict) or fields.keys() != {"descr", "fortran_order", "shape"}:
-        raise ValueError("not a dictionary of descr, fortran_order and shape")
-    descr, fortran_order, shape = fields["descr"], fields["fortran_order"], fields["shape"]
-    if not isinstance(fortran_order, bool):
-        raise ValueError(f"fortran_order must be True or False, found {fortran_order!r}")
-    if not (
-        isinstance(shape, tuple)
-        and len(shape) <= _MAX_DIMENSIONS
-        and all(type(side) is int and side >= 0 for side in shape)
-    ):
-        raise ValueError(f"shape must be a tuple of sizes >= 0, found {shape!r:.80}")
-    if descr == "|O":
-        return ArraySpec(shape, np.dtype(object), fortran_order, offset)
-    if not isinstance(descr, str) or len(descr) > 8:
-        raise ValueError(f"descr must name a simple dtype, found {descr!r:.80}")
-    try:
-        dtype = np.dtype(descr)
-    except TypeError:
-        raise ValueError(f"descr {descr!r} is not a dtype") from None
-    return ArraySpec(shape, dtype, fortran_order, offset)
-
-
 def _read_array(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, spec: ArraySpec, path: str
 ) -> NDArray[np.floating]:
     """Read the floating-point array declared by ``spec``; refuse values that are not finite."""
     name = info.filename.removesuffix(".npy")
-    value = _read_data(archive, info, spec, path, name)
+    value = read_data(archive, info, spec, path, name)
     if not np.isfinite(value).all():
         raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
     return value
-
-
-def _read_data(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, spec: ArraySpec, path: str, name: str
-) -> NDArray[Any]:
-    """The entry's data as the array ``spec`` declares (allocated once, at its declared size),
-    read in pieces; the entry's CRC is checked at its end."""
-    flat = np.empty(math.prod(spec.shape), dtype=spec.dtype)
-    buffer = flat.view(np.uint8)
-    with _reading(f"{path}: array {name!r}", "cannot be read"), archive.open(info) as fp:
-        fp.read(spec.offset)
-        done = 0
-        while done < len(buffer):
-            piece = fp.read(min(_READ_CHUNK, len(buffer) - done))
-            if not piece:
-                raise EOFError(f"the entry ends after {done} of {len(buffer)} bytes of data")
-            buffer[done : done + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
-            done += len(piece)
-        if fp.read(1):  # also reaches the end, where zipfile checks the CRC
-            raise ValueError("more data than the entry declares")
-    return flat.reshape(spec.shape, order="F" if spec.fortran_order else "C")
-
-
-@contextmanager
-def _reading(where: str, what: str) -> Iterator[None]:
-    """Turn what reading a damaged entry raises into a ModelFileError: ``where what (why)``."""
-    try:
-        yield
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"{where} {what} ({exc})") from exc

@@ -127,7 +127,7 @@ class History:
 
     def summary(self) -> dict[str, Any]:
         """The final figures as a JSON-able dict, which
-        :func:`nnscratch.recipes.train_recipe` stores in the model."""
+        :func:`nnscratch.runs.train_recipe` stores in the model."""
         last = {
             name: getattr(self, name)[-1] if getattr(self, name) else None
             for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")

@@ -17,7 +17,7 @@ import sys
 import textwrap
 import tomllib
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from fake_mnist import closed_port_url
 from PIL import Image
 
 import nnscratch as ns
-from nnscratch import cli, data, images, recipes, train
+from nnscratch import cli, data, images, options, prepare, recipes, runs, train
 
 FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "32", "--validation-size", "40"]
 
@@ -191,7 +191,7 @@ def test_evaluate_prints_each_classs_counts_and_specificity(trained, tiny_data):
     path, _, _ = trained
     out = run_main(["evaluate", path])[1]
     model, ds = ns.MLP.load(path), tiny_dataset("mnist")
-    y_pred = model.predict(data.preprocess(ds.x_test))
+    y_pred = model.predict(prepare.preprocess(ds.x_test))
     tp, fp, fn, tn = ns.metrics.one_vs_rest_counts(ds.y_test, y_pred, 10)
     specificity = ns.metrics.specificity(ds.y_test, y_pred, 10)
     report = out.split("confusion matrix")[0]
@@ -209,7 +209,7 @@ def test_evaluate_json_agrees_with_the_model(trained, tiny_data, tmp_path):
     assert tiny_data == [("mnist", str(tmp_path))]
     report = json.loads(out)
     model, ds = ns.MLP.load(path), tiny_dataset("mnist")
-    y_pred = model.predict(data.preprocess(ds.x_test))
+    y_pred = model.predict(prepare.preprocess(ds.x_test))
     assert report["dataset"] == "mnist" and report["n"] == 60
     assert report["accuracy"] == ns.metrics.accuracy(ds.y_test, y_pred)
     assert report["accuracy"] == model.metadata["metrics"]["accuracy"]
@@ -427,7 +427,7 @@ def recorded_recipe(monkeypatch, tiny_data):
         calls.update(recipe=recipe, seed=seed, progress=progress, callbacks=list(callbacks))
         return ns.MLP([784, 10], seed=0, dtype=recipe.dtype), train.History()
 
-    monkeypatch.setattr(recipes, "train_recipe", fake_train_recipe)
+    monkeypatch.setattr(runs, "train_recipe", fake_train_recipe)
     return calls
 
 
@@ -512,7 +512,7 @@ def test_redirected_stderr_gets_lines_not_frames(tmp_path):
 def test_without_tqdm_no_python_argument_is_suggested(recorded_recipe, tmp_path, monkeypatch):
     """Issue 15: without tqdm, the error told a command-line user to pass progress=False."""
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(options.importlib.util, "find_spec", lambda name: None)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"], stderr=Terminal())
     assert status == 0 and recorded_recipe["progress"] is False  # bars quietly left out
     status, _, err = run_main(["train", "--progress", "--out", tmp_path / "m.npz"])
@@ -574,27 +574,6 @@ def subcommand_help(command: str) -> str:
     return out
 
 
-def test_a_new_field_flows_through_options_toml_and_json(tmp_path):
-    """The options are made from the fields: a bool field becomes --NAME/--no-NAME."""
-
-    @dataclass(frozen=True)
-    class WithFlag(recipes.Recipe):
-        augment: bool = field(
-            default=False,
-            metadata={"help": "distort the images", "check": lambda v, n: v, "choices": ()},
-        )
-
-    parser = cli._Parser(prog="test")
-    cli._add_recipe_options(parser, WithFlag)
-    assert parser.parse_args(["--augment"]).augment is True
-    assert parser.parse_args(["--no-augment"]).augment is False
-    assert parser.parse_args([]).augment is None
-    assert "distort the images (default: False)" in parser.format_help()
-    recipe = WithFlag.from_settings({"augment": True})
-    assert recipe.settings()["augment"] is True
-    assert tomllib.loads(recipes.toml_table(recipe.settings()))["augment"] is True
-
-
 @pytest.mark.parametrize(
     ("make", "pattern"),
     [
@@ -651,7 +630,7 @@ def test_a_memory_error_anywhere_is_one_line(monkeypatch, tiny_data, tmp_path):
     def exhausted(*args, **kwargs):
         raise MemoryError("Unable to allocate 29.2 GiB for an array with shape (784, 10000000)")
 
-    monkeypatch.setattr(recipes, "train_recipe", exhausted)
+    monkeypatch.setattr(runs, "train_recipe", exhausted)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 1
     assert_one_error_line(err, r"out of memory: Unable to allocate 29\.2 GiB")
@@ -986,7 +965,7 @@ def test_an_interruption_is_one_line(monkeypatch, tiny_data, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(recipes, "train_recipe", interrupted)
+    monkeypatch.setattr(runs, "train_recipe", interrupted)
     status, _, err = run_main(["train", "--out", tmp_path / "m.npz"])
     assert status == 130
     assert_one_error_line(err, "interrupted")

@@ -1,6 +1,9 @@
 """Tests for nnscratch.modelfile: the container of named float arrays and a JSON header, its
 round trip, atomic writing, and every kind of unsafe or damaged file refused clearly.
 
+The zip entries and the ``.npy`` headers, read by nnscratch.archive, are tested in
+tests/test_archive.py, through :func:`nnscratch.modelfile.load` as here.
+
 The model's own description in the header (sizes, dtype, dropout, metadata) is checked by
 ``MLP.load``: see tests/test_model.py.
 """
@@ -20,31 +23,24 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from model_files import (
+    arrays_and_header,
+    crafted,
+    forged_2_kb_file,
+    good_file,
+    refused,
+    write,
+)
 
 import nnscratch as ns
 from nnscratch import modelfile
 from nnscratch.modelfile import FORMAT_VERSION, ModelFileError, load, save
 
 
-def arrays_and_header() -> tuple[dict[str, np.ndarray], dict]:
-    rng = np.random.default_rng(0)
-    arrays = {"W1": rng.normal(size=(12, 7)).astype(np.float32), "b1": np.zeros(7, np.float32)}
-    header = {
-        "shape": (12, 7),
-        "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
-    }
-    return arrays, header
-
-
 @pytest.fixture
 def good(tmp_path) -> tuple[pathlib.Path, dict, dict]:
     """A valid file, its arrays and its decoded header, to tamper with."""
-    path = tmp_path / "good.npz"
-    save(path, *arrays_and_header())
-    with np.load(path) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    header = json.loads(arrays.pop("metadata").tobytes())
-    return path, arrays, header
+    return good_file(tmp_path)
 
 
 def test_round_trip(tmp_path):
@@ -111,17 +107,6 @@ def test_save_refuses_bad_requests(tmp_path):
         save(tmp_path / "no such folder" / "m.npz", arrays, header)
 
 
-def write(path: pathlib.Path, arrays: dict, header=None, raw_metadata: bytes | None = None):
-    """np.savez ``arrays`` plus a metadata entry made from ``header`` (or from raw bytes)."""
-    entries = dict(arrays)
-    if raw_metadata is None and header is not None:
-        raw_metadata = json.dumps(header).encode()
-    if raw_metadata is not None:
-        entries["metadata"] = np.frombuffer(raw_metadata, dtype=np.uint8)
-    np.savez(path, allow_pickle=True, **entries)
-    return path
-
-
 def test_not_a_zip(tmp_path):
     text = tmp_path / "notes.npz"
     text.write_text("hello, I am a text file\n")
@@ -150,18 +135,6 @@ def test_truncated_zip(good, tmp_path, keep):
     cut.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(ModelFileError, match="damaged or truncated"):
         load(cut)
-
-
-def test_corrupted_bytes_fail_the_checksum(good, tmp_path):
-    path, _, _ = good
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo("W1.npy")
-    data[info.header_offset + 200] ^= 0xFF  # inside W1's data
-    bad = tmp_path / "flipped.npz"
-    bad.write_bytes(bytes(data))
-    with pytest.raises(ModelFileError, match="damaged|CRC"):
-        load(bad)
 
 
 def test_no_metadata(good, tmp_path):
@@ -222,14 +195,6 @@ def test_newer_format_version(good, tmp_path):
         load(write(tmp_path / "m.npz", arrays, newer))
 
 
-def test_entry_that_is_not_an_array(good, tmp_path):
-    path, _, _ = good
-    with zipfile.ZipFile(path, "a") as zf:
-        zf.writestr("run_me.py", "print('hello')\n")
-    with pytest.raises(ModelFileError, match=r"not arrays: \['run_me.py'\]"):
-        load(path)
-
-
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -242,31 +207,6 @@ def test_arrays_that_are_not_finite_floats(good, tmp_path, value, message):
     _, arrays, header = good
     with pytest.raises(ModelFileError, match=message):
         load(write(tmp_path / "m.npz", arrays | {"b1": value}, header))
-
-
-class _Payload:
-    """Unpickling this would create the marker file: proof that code ran."""
-
-    marker: pathlib.Path
-
-    def __reduce__(self):
-        return (pathlib.Path.touch, (self.marker,))
-
-
-@pytest.mark.parametrize("name", ["W1", "metadata"])
-def test_object_arrays_are_never_unpickled(good, tmp_path, name):
-    _, arrays, header = good
-    payload = _Payload()
-    payload.marker = tmp_path / "code-ran"
-    objects = np.empty(1, dtype=object)
-    objects[0] = payload
-    entries = {**arrays, "metadata": np.frombuffer(json.dumps(header).encode(), np.uint8)}
-    entries[name] = objects
-    path = tmp_path / "pickle.npz"
-    np.savez(path, allow_pickle=True, **entries)
-    with pytest.raises(ModelFileError, match="Python objects"):
-        load(path)
-    assert not payload.marker.exists()
 
 
 def test_the_loader_never_unpickles(good, tmp_path, monkeypatch):
@@ -288,41 +228,6 @@ def test_the_loader_never_unpickles(good, tmp_path, monkeypatch):
         load(tmp_path / "pickle.npz")
 
 
-def rewrite_entry(path: pathlib.Path, entry: str, data: bytes) -> None:
-    with zipfile.ZipFile(path) as zf:
-        entries = {info.filename: zf.read(info) for info in zf.infolist()}
-    entries[entry] = data
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, content in entries.items():
-            zf.writestr(name, content)
-
-
-def test_array_header_that_lies_about_its_size(good):
-    path, _, _ = good
-    with zipfile.ZipFile(path) as zf:
-        b1 = zf.read("b1.npy")
-    rewrite_entry(path, "b1.npy", b1[:-8])  # two float32 values short
-    with pytest.raises(ModelFileError, match="'b1' holds 20 bytes of data, not the 28"):
-        load(path)
-
-
-def test_garbage_npy_header(good):
-    path, _, _ = good
-    rewrite_entry(path, "W1.npy", b"\x93NUMPY garbage")
-    with pytest.raises(ModelFileError, match="'W1' has an invalid .npy header"):
-        load(path)
-
-
-def test_duplicate_entries(good):
-    path, _, _ = good
-    with zipfile.ZipFile(path) as zf:
-        data = zf.read("b1.npy")
-    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as zf:
-        zf.writestr("b1.npy", data)
-    with pytest.raises(ModelFileError, match="duplicate entries"):
-        load(path)
-
-
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
 
@@ -332,54 +237,12 @@ def test_model_file_error_is_a_value_error():
 # becomes one ModelFileError naming the file and the part that is wrong.
 
 
-def crafted(tmp_path: pathlib.Path, data: bytes) -> pathlib.Path:
-    path = tmp_path / "crafted.npz"
-    path.write_bytes(data)
-    return path
-
-
-def refused(path: pathlib.Path, message: str, **kwargs) -> str:
-    """Load ``path``, expecting a ModelFileError that names it and matches ``message``."""
-    with pytest.raises(ModelFileError, match=message) as caught:
-        load(path, **kwargs)
-    assert str(caught.value).startswith(f"{path}: ")
-    return str(caught.value)
-
-
-def test_deflate_stream_corrupted_near_its_start(good, tmp_path):
-    """Issue 11: a compressed entry corrupted near its start raised ``zlib.error``."""
-    data = bytearray(hostile.deflated(good[0].read_bytes()))
-    at = hostile.data_offset(bytes(data), "W1.npy")
-    data[at] = 0xFF  # the first block's header: block type 3, which does not exist
-    refused(crafted(tmp_path, bytes(data)), r"array 'W1' .*\(Error -3 .*invalid block type")
-
-
 def test_deflated_files_load(good, tmp_path):
     """numpy.savez_compressed's files are model files too."""
     path, arrays, _ = good
     loaded, _ = load(crafted(tmp_path, hostile.deflated(path.read_bytes())))
     for name, value in arrays.items():
         np.testing.assert_array_equal(loaded[name], value)
-
-
-def test_encryption_flag(good, tmp_path):
-    """Issue 11: the zip encryption flag set raised ``RuntimeError`` (password required)."""
-    data = hostile.edit_central(good[0].read_bytes(), "b1.npy", flags=0x1)
-    refused(crafted(tmp_path, data), r"entry 'b1.npy' is encrypted")
-
-
-def test_unknown_compression_method(good, tmp_path):
-    """Issue 11: an unknown compression method raised ``NotImplementedError``."""
-    data = hostile.edit_central(good[0].read_bytes(), "W1.npy", method=99)
-    data = hostile.edit_local(data, "W1.npy", method=99)
-    refused(crafted(tmp_path, data), r"'W1.npy' uses compression method 99; .* stored \(0\)")
-
-
-@pytest.mark.parametrize(("flags", "what"), [(0x20, "features"), (0x40, "encrypted")])
-def test_other_zip_features(good, tmp_path, flags, what):
-    """Patched data (bit 5) raised NotImplementedError; strong encryption (bit 6) too."""
-    data = hostile.edit_central(good[0].read_bytes(), "W1.npy", flags=flags)
-    refused(crafted(tmp_path, data), what)
 
 
 def test_json_nested_200000_deep(good, tmp_path):
@@ -413,43 +276,6 @@ def test_json_numbers_too_large_for_a_float(good, tmp_path):
     refused(write(tmp_path / "inf.npz", arrays, raw_metadata=raw.encode()), "not valid JSON")
 
 
-def forged_2_kb_file(good) -> bytes:
-    """W1's .npy header and its zip64 sizes forged to declare 29 GiB, in a 2 KB file."""
-    path, _, _ = good
-    shape = (3_891_000_000, 2)
-    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}"
-    data = hostile.edit_npy_header(path.read_bytes(), "W1.npy", text)
-    size = 128 + shape[0] * shape[1] * 4
-    return hostile.forge_zip64_sizes(data, "W1.npy", size, size)
-
-
-def test_forged_zip64_size(good, tmp_path):
-    """Issue 11: a 2 KB file whose zip64 size field is forged tried to allocate 29 GiB
-    (``MemoryError``); it is refused from the sizes alone."""
-    data = forged_2_kb_file(good)
-    assert len(data) < 2048
-    refused(crafted(tmp_path, data), r"'W1.npy' declares 31128000128 bytes .* beyond the end")
-
-
-def test_forged_size_of_a_deflated_entry(good, tmp_path):
-    """More content than deflate can make of the compressed bytes (1032 to 1) is refused."""
-    data = hostile.deflated(good[0].read_bytes())
-    (record,) = [r for r in hostile.central_directory(data)[0] if r.name == b"b1.npy"]
-    size = record.fields["compressed_size"] * 2000
-    data = hostile.forge_zip64_sizes(data, "b1.npy", size, record.fields["compressed_size"])
-    refused(crafted(tmp_path, data), r"'b1.npy' declares \d+ bytes of content from \d+ deflated")
-
-
-def test_stored_sizes_that_disagree(good, tmp_path):
-    data = hostile.edit_central(good[0].read_bytes(), "b1.npy", size=10_000)
-    refused(crafted(tmp_path, data), r"'b1.npy' declares 10000 bytes of content from \d+ stored")
-
-
-def test_entry_offset_beyond_the_file(good, tmp_path):
-    data = hostile.edit_central(good[0].read_bytes(), "b1.npy", offset=0x7FFFFFFF)
-    refused(crafted(tmp_path, data), r"'b1.npy' declares .* at offset 2147483647, beyond the end")
-
-
 def test_arrays_larger_than_the_bound(good):
     """The declared arrays are bounded (1 GiB by default) before any is allocated."""
     path, _, _ = good
@@ -463,56 +289,6 @@ def test_arrays_larger_than_the_bound(good):
 def test_too_many_entries(good, tmp_path, monkeypatch):
     monkeypatch.setattr(modelfile, "MAX_ENTRIES", 2)
     refused(good[0], r"holds 3 entries, more than the 2")
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (-12, -7), }", "shape must be"),
-        ("{'descr': '<f4', 'fortran_order': 0, 'shape': (12, 7), }", "fortran_order must be"),
-        ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (12,), }", "descr must"),
-        ("{'descr': '<q9', 'fortran_order': False, 'shape': (12, 7), }", "is not a dtype"),
-        ("{'descr': '<f4', 'shape': (12, 7), }", "not a dictionary of descr"),
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (12, 7), 'x': 1}", "dictionary of"),
-        ("[1, 2]", "not a dictionary of"),
-        ("{'descr': " + "(" * 40, "not a dictionary literal"),
-    ],
-)
-def test_npy_headers_that_are_not_valid(good, tmp_path, text, message):
-    data = hostile.edit_npy_header(good[0].read_bytes(), "W1.npy", text)
-    data = hostile.recrc(data, "W1.npy")  # else the CRC, checked first, refuses the entry
-    refused(crafted(tmp_path, data), rf"array 'W1' has an invalid .npy header \(.*{message}")
-
-
-def test_npy_header_nested_deeply(good):
-    """NumPy's header reader let ``RecursionError`` out of a header of 5000 minus signs."""
-    path, _, _ = good
-    header = "-" * 5000 + "1"
-    entry = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
-    rewrite_entry(path, "b1.npy", entry)
-    refused(path, r"array 'b1' has an invalid .npy header \(not a dictionary literal")
-
-
-def test_npy_header_too_long_or_cut(good):
-    path, _, _ = good
-    rewrite_entry(path, "b1.npy", b"\x93NUMPY\x02\x00" + (1 << 30).to_bytes(4, "little"))
-    refused(path, r"'b1' has an invalid .npy header \(a header of 1073741824 bytes, more")
-    rewrite_entry(path, "b1.npy", b"\x93NUMPY\x01\x00" + (50).to_bytes(2, "little") + b"{")
-    refused(path, r"'b1' has an invalid .npy header \(the entry ends inside the header")
-    rewrite_entry(path, "b1.npy", b"\x93NUMPY\x03\x00")
-    refused(path, r"'b1' has an invalid .npy header \(unsupported .npy format version \(3, 0\)")
-
-
-def test_fortran_order_and_byte_order_are_read_as_declared(tmp_path):
-    value = np.asfortranarray(np.arange(6, dtype=">f8").reshape(2, 3))
-    path = write(
-        tmp_path / "f.npz",
-        {"W": value},
-        {"format": "nnscratch-mlp", "format_version": 1, "nnscratch_version": "0"},
-    )
-    (loaded,) = load(path)[0].values()
-    np.testing.assert_array_equal(loaded, value)
-    assert loaded.dtype == np.dtype(">f8") and loaded.flags.f_contiguous
 
 
 def test_check_sees_the_declared_arrays_before_any_is_read(good, monkeypatch):

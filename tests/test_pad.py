@@ -139,7 +139,7 @@ def test_the_page_loads_offline_without_errors(tab: Tab) -> None:
 def test_predict_agrees_with_the_package(tab: Tab, exported, mnist, capsys) -> None:
     """200 test images: the labels of MLP.predict, probabilities within 1e-3 of float32."""
     page_model, float32_model, _ = exported
-    x = ns.data.preprocess(mnist.x_test[:200], dtype=np.float64)
+    x = ns.prepare.preprocess(mnist.x_test[:200], dtype=np.float64)
     p_page = np.array(
         tab.evaluate("(rows) => rows.map((x) => window.nnscratchPad.predict(x))", x.tolist())
     )
