@@ -140,17 +140,21 @@ class Dropout:
     def __init__(self, p: float) -> None:
         self.p = check_fraction(p, "the dropout probability")
         self.mask: Floats | None = None
+        self.spare: Floats | None = None  # the array the masks are written into, reused
 
     def forward(self, a: Floats, rng: np.random.Generator | None = None) -> Floats:
         """Training mode when ``rng`` is given: draw a keep-mask from it and apply it to ``a``,
-        in place.
+        in place. The mask is written into the same array at every step of the same shape (the
+        next forward pass overwrites it).
 
         Without ``rng`` (evaluation), or with ``p == 0``, return ``a`` itself and draw nothing.
         """
         if rng is None or self.p == 0:
             self.mask = None
             return a
-        self.mask = kernels.scaled_keep_mask(a.shape, self.p, rng, a.dtype)
+        if self.spare is None or self.spare.shape != a.shape or self.spare.dtype != a.dtype:
+            self.spare = np.empty(a.shape, a.dtype)
+        self.mask = kernels.scaled_keep_mask(a.shape, self.p, rng, a.dtype, out=self.spare)
         a *= self.mask
         return a
 

@@ -66,3 +66,15 @@ def test_scaled_keep_mask(dtype):
     assert_array_equal(
         mask, kernels.scaled_keep_mask((200, 300), 0.25, np.random.default_rng(0), dtype)
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_keep_mask_into_out_is_the_same_mask(dtype):
+    out = np.full((50, 70), 7, dtype)
+    mask = kernels.scaled_keep_mask(
+        (50, 70), 0.3, np.random.default_rng(2), np.dtype(dtype), out=out
+    )
+    assert mask is out
+    fresh = kernels.scaled_keep_mask((50, 70), 0.3, np.random.default_rng(2), np.dtype(dtype))
+    assert_array_equal(out, fresh)
+    assert_array_equal(fresh, np.divide(out > 0, 1 - 0.3, dtype=dtype))

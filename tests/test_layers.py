@@ -193,3 +193,14 @@ def test_float32_stays_float32_in_every_output_and_cache(rng):
     arrays |= {"delta": delta, "dx": linear.backward(relu.backward(dropout.backward(delta)))}
     arrays |= {"dW": linear.dW, "db": linear.db}
     assert {name: value.dtype for name, value in arrays.items()} == dict.fromkeys(arrays, f32)
+
+
+def test_dropout_reuses_its_mask_array_and_draws_afresh(rng):
+    layer = Dropout(0.5)
+    first = layer.forward(np.ones((40, 30)), rng).copy()
+    mask = layer.mask
+    second = layer.forward(np.ones((40, 30)), rng)
+    assert layer.mask is mask  # the same array, overwritten
+    assert not np.array_equal(first, second)
+    layer.forward(np.ones((10, 30), np.float32), rng)
+    assert layer.mask.shape == (10, 30) and layer.mask.dtype == np.float32
