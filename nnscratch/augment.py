@@ -113,7 +113,7 @@ def distort(
     affine = random_affine(
         n, rng, rotate=rotate, scale=scale, shear=shear, translate=translate, shape=(height, width)
     )
-    out = np.empty_like(images) if out is None else _check_out(out, images)
+    out = _out_array(out, images)
     return resampling.warp_batch(images, affine, field, rng, out)
 
 
@@ -261,7 +261,7 @@ def warp(
     if elastic is not None:
         field = elastic_factors(*_check_elastic(elastic), height, width)
         _check_generator(rng)
-    out = np.empty_like(images) if out is None else _check_out(out, images)
+    out = _out_array(out, images)
     return resampling.warp_batch(images, affine, field, rng, out)
 
 
@@ -384,7 +384,10 @@ def _check_affine(affine: ArrayLike, n: int) -> Floats:
     return affine
 
 
-def _check_out(out: object, images: Images) -> Images:
+def _out_array(out: object, images: Images) -> Images:
+    """A new array like ``images`` if ``out`` is None, else ``out`` checked."""
+    if out is None:
+        return np.empty_like(images)
     if not isinstance(out, np.ndarray) or out.shape != images.shape or out.dtype != images.dtype:
         found = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
         raise ValueError(

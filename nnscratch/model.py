@@ -100,7 +100,6 @@ class MLP:
         self.sizes = (len(params["W1"]),) + tuple(len(params[f"b{i}"]) for i in range(1, depth + 1))
         self.dropout = check_fraction(dropout, "the dropout probability")
         self.activation = check_choice(activation, "activation", architecture.ACTIVATIONS)
-        self._slope = architecture.negative_slope(activation)
         self.metadata: dict[str, Any] = {}
         self._linears = [Linear(params[f"W{i}"], params[f"b{i}"]) for i in range(1, depth + 1)]
         self._activations = [architecture.activation_layer(activation) for _ in range(depth - 1)]
@@ -151,7 +150,9 @@ class MLP:
         kept = np.setdiff1d(np.arange(len(z)), overflowed)
         p[kept] = kernels.softmax(z[kept])
         p[overflowed] = overflow.softmax_at_scale(
-            *overflow.scaled_scores(self.params, x[overflowed], slope=self._slope)
+            *overflow.scaled_scores(
+                self.params, x[overflowed], slope=architecture.negative_slope(self.activation)
+            )
         )
         return p
 
@@ -166,7 +167,9 @@ class MLP:
         labels = np.argmax(z, axis=1).astype(np.int64, copy=False)
         overflowed = overflow.overflowed_rows(z)
         if overflowed.size:
-            scaled, _ = overflow.scaled_scores(self.params, x[overflowed], slope=self._slope)
+            scaled, _ = overflow.scaled_scores(
+                self.params, x[overflowed], slope=architecture.negative_slope(self.activation)
+            )
             labels[overflowed] = np.argmax(scaled, axis=1)
         return labels
 

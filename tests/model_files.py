@@ -1,5 +1,6 @@
-"""Model files to test with, and ways to damage them: shared by test_modelfile.py and
-test_archive.py (the tampering at the byte level is hostile.py's)."""
+"""Model files to test with, and ways to damage them: shared by test_modelfile.py,
+test_archive.py, test_mlpfile.py and test_model.py (the tampering at the byte level is
+hostile.py's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ import hostile
 import numpy as np
 import pytest
 
+from nnscratch.model import MLP
 from nnscratch.modelfile import ModelFileError, load, save
+
+
+def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25, activation="relu") -> MLP:
+    """A small model with metadata of every kind a model file stores."""
+    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout, activation=activation)
+    model.metadata = {
+        "recipe": {"hidden": (7, 5), "lr": 1e-3},
+        "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
+        "preprocessing": {"scale": 1 / 255, "shape": [12]},
+    }
+    return model
 
 
 def arrays_and_header() -> tuple[dict[str, np.ndarray], dict]:

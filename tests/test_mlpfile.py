@@ -7,20 +7,11 @@ import pathlib
 
 import numpy as np
 import pytest
+from model_files import make_model
 
 import nnscratch as ns
 from nnscratch import modelfile
 from nnscratch.model import MLP
-
-
-def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25, activation="relu") -> MLP:
-    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout, activation=activation)
-    model.metadata = {
-        "recipe": {"hidden": (7, 5), "lr": 1e-3},
-        "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
-        "preprocessing": {"scale": 1 / 255, "shape": [12]},
-    }
-    return model
 
 
 @pytest.fixture

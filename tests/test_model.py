@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from model_files import make_model
 from numpy.testing import assert_allclose, assert_array_equal
 
 import nnscratch as ns
@@ -312,16 +313,6 @@ def test_set_params_checks_everything_before_copying_anything():
         model.set_params({"W1": before["W1"]})
     for name, value in model.params.items():
         assert_array_equal(value, before[name])
-
-
-def make_model(dtype=np.float32, sizes=(12, 7, 5, 3), dropout=0.25, activation="relu") -> MLP:
-    model = MLP(sizes, seed=0, dtype=dtype, dropout=dropout, activation=activation)
-    model.metadata = {
-        "recipe": {"hidden": (7, 5), "lr": 1e-3},
-        "metrics": {"accuracy": np.float32(0.75), "confusion": np.eye(2, dtype=np.int64)},
-        "preprocessing": {"scale": 1 / 255, "shape": [12]},
-    }
-    return model
 
 
 @pytest.mark.parametrize(
